@@ -7,7 +7,7 @@ statements, written with the DSL) to ``zkattest.circuits``.
 
 from setuptools import find_packages, setup
 
-packages = find_packages("src") + ["zkattest.circuits"]
+packages = [*find_packages("src"), "zkattest.circuits"]
 package_dir = {"": "src", "zkattest.circuits": "circuits"}
 
 setup(

@@ -93,7 +93,9 @@ def table(rows: list[dict[str, Any]], cols: list[str]) -> str:
     return "\n".join([line, sep, *body])
 
 
-def write_json(name: str, results: Any, path: str | None = None, extra: dict[str, Any] | None = None) -> Path:
+def write_json(
+    name: str, results: Any, path: str | None = None, extra: dict[str, Any] | None = None
+) -> Path:
     out = Path(path) if path else ROOT / "bench" / "results" / f"{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     doc = {

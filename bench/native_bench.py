@@ -17,10 +17,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import machine, median_time, table, write_json  # noqa: E402
-
-from zkattest import _native  # noqa: E402
-from zkattest.field import P, R  # noqa: E402
+from _common import machine, median_time, table, write_json
+from zkattest import _native
+from zkattest.field import P, R
 
 
 def _rand_fr(rng: random.Random, n: int) -> bytes:
@@ -55,10 +54,7 @@ def main() -> None:
     results: list[dict[str, object]] = []
 
     def record(op: str, size: int | str, threads: int, seconds: float, unit: str = "ms") -> None:
-        if unit == "ms":
-            shown = f"{seconds * 1e3:.2f} ms"
-        else:
-            shown = unit
+        shown = f"{seconds * 1e3:.2f} ms" if unit == "ms" else unit
         rows.append({"op": op, "size": size, "threads": threads, "median": shown})
         results.append({"op": op, "size": size, "threads": threads, "seconds": seconds})
         print(f"  {op:<12} {size!s:>8} t={threads}: {shown}", flush=True)
@@ -87,7 +83,7 @@ def main() -> None:
             pts, sc = pts_all[: n * size], sc_all[: n * 32]
             for th in thread_set:
                 reps = 3 if lg >= 16 else 7
-                t = median_time(lambda pts=pts, sc=sc, th=th: msm(pts, sc, th), repeat=reps)
+                t = median_time(lambda pts=pts, sc=sc, th=th, f=msm: f(pts, sc, th), repeat=reps)
                 record(f"{g.upper()} MSM", f"2^{lg}", th, t)
 
     # NTT
@@ -124,15 +120,21 @@ def main() -> None:
                 return acc
 
             aff = [bn.normalize(pt) for pt in pts_py]
-            pts_b = b"".join(int(a[0].n).to_bytes(32, "little") + int(a[1].n).to_bytes(32, "little") for a in aff)
+            pts_b = b"".join(
+                int(a[0].n).to_bytes(32, "little") + int(a[1].n).to_bytes(32, "little") for a in aff
+            )
             sc_b = b"".join(k.to_bytes(32, "little") for k in ks)
             t_py = median_time(pyecc_msm, repeat=1, warmup=0)
             t_nat = median_time(lambda: _native.g1s_msm(pts_b, sc_b, 1), repeat=9)
             record("py_ecc MSM", "2^8", 1, t_py)
             record("native MSM", "2^8", 1, t_nat)
             ratio = t_py / t_nat
-            rows.append({"op": "speed ratio", "size": "2^8", "threads": 1, "median": f"{ratio:,.0f}x"})
-            results.append({"op": "ratio native/py_ecc", "size": "2^8", "threads": 1, "ratio": ratio})
+            rows.append(
+                {"op": "speed ratio", "size": "2^8", "threads": 1, "median": f"{ratio:,.0f}x"}
+            )
+            results.append(
+                {"op": "ratio native/py_ecc", "size": "2^8", "threads": 1, "ratio": ratio}
+            )
 
     print()
     print(table(rows, ["op", "size", "threads", "median"]))

@@ -16,4 +16,6 @@ settings.register_profile(
 settings.register_profile(
     "dev", max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile(os.environ.get("ZKATTEST_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(
+    os.environ.get("ZKATTEST_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
+)

@@ -12,7 +12,7 @@ from py_ecc import optimized_bn128 as bn
 
 from zkattest import _native, errors
 from zkattest.curve import G1, G2, msm
-from zkattest.field import P, R, Fq, Fr
+from zkattest.field import Fq, Fr, P, R
 from zkattest.ntt import Domain
 from zkattest.poseidon import constants, permute, poseidon, poseidon_many
 

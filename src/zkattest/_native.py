@@ -423,9 +423,7 @@ def poseidon_hashes(inputs: bytes, arity: int) -> bytes:
     count = n // arity
     out = ffi.new(f"uint8_t[{max(count * FR_BYTES, 1)}]")
     check(
-        lib.zka_poseidon_hashes(
-            ffi.cast("zka_fr *", out), count, _ptr("zka_fr", inputs), n, arity
-        ),
+        lib.zka_poseidon_hashes(ffi.cast("zka_fr *", out), count, _ptr("zka_fr", inputs), n, arity),
         "poseidon_hashes",
     )
     return bytes(ffi.buffer(out, count * FR_BYTES))
@@ -518,9 +516,7 @@ def pairing_check_prepared(ps: bytes, qs: list[bytes | G2Prepared]) -> bool:
     rawb = bytes(raw)
     ok = ffi.new("int *")
     check(
-        lib.zka_pairing_check_prepared(
-            ok, _ptr("zka_g1", ps), _ptr("zka_g2", rawb), preps, n
-        ),
+        lib.zka_pairing_check_prepared(ok, _ptr("zka_g1", ps), _ptr("zka_g2", rawb), preps, n),
         "pairing_check_prepared",
     )
     # keep prepared objects alive until after the call

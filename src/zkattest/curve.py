@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import ClassVar, Self
 
 from . import _native, errors
-from .field import R, Fr
+from .field import Fr, R
 
 __all__ = ["G1", "G2", "msm"]
 
@@ -57,7 +57,9 @@ class _Point:
             raise errors.InvalidInput("expected bytes")
         data = bytes(data)
         if len(data) != cls.SIZE:
-            raise errors.InvalidLength(f"{cls.__name__}: expected {cls.SIZE} bytes, got {len(data)}")
+            raise errors.InvalidLength(
+                f"{cls.__name__}: expected {cls.SIZE} bytes, got {len(data)}"
+            )
         cls._native_check(data)
         return cls._trusted(data)
 
@@ -71,7 +73,7 @@ class _Point:
         return not any(self._b)
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._b == self._b  # type: ignore[attr-defined]
+        return isinstance(other, _Point) and type(other) is type(self) and other._b == self._b
 
     def __hash__(self) -> int:
         return hash((type(self).__name__, self._b))

@@ -17,7 +17,7 @@ from . import _native, errors
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 P = 21888242871839275222246405745257275088696311157297823662689037894645226208583
 
-__all__ = ["P", "R", "Fq", "Fr", "FieldElement"]
+__all__ = ["FieldElement", "Fq", "Fr", "P", "R"]
 
 IntLike = int
 
@@ -39,7 +39,9 @@ class FieldElement:
         elif isinstance(value, int) and not isinstance(value, bool):
             v = value % self.MODULUS
         else:
-            raise errors.InvalidInput(f"{type(self).__name__} needs an int, got {type(value).__name__}")
+            raise errors.InvalidInput(
+                f"{type(self).__name__} needs an int, got {type(value).__name__}"
+            )
         object.__setattr__(self, "_v", v)
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -82,7 +84,8 @@ class FieldElement:
     # -- arithmetic
     def _coerce(self, other: object) -> int | None:
         if type(other) is type(self):
-            return other._v  # type: ignore[attr-defined, no-any-return]
+            assert isinstance(other, FieldElement)
+            return other._v
         if isinstance(other, int) and not isinstance(other, bool):
             return other % self.MODULUS
         return None

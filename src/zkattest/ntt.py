@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from . import _native, errors
-from .field import R, Fr
+from .field import Fr, R
 
 __all__ = ["Domain"]
 

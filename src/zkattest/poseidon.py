@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from . import _native, errors
-from .field import R, Fr
+from .field import Fr, R
 
 __all__ = ["PoseidonParams", "constants", "permute", "poseidon", "poseidon_many"]
 
@@ -68,7 +68,7 @@ class PoseidonParams:
     mds: tuple[tuple[int, ...], ...]  # t x t, state'[i] = sum_j mds[i][j] * state[j]
 
 
-@lru_cache(maxsize=None)
+@cache
 def constants(t: int) -> PoseidonParams:
     """The constants of width t (2..17), as the native core uses them."""
     full, partial = _native.poseidon_rounds(t)
