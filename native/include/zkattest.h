@@ -202,6 +202,9 @@ zka_status zka_poseidon_hash(zka_fr *out, const zka_fr *inputs, size_t n);
 zka_status zka_poseidon_hashes(zka_fr *out, size_t count, const zka_fr *inputs, size_t inputs_len, size_t arity);
 /* The permutation, in place, on a state of width t. */
 zka_status zka_poseidon_permute(zka_fr *state, size_t t);
+/* The plain textbook permutation (every round with the dense MDS), kept as the
+   reference the optimized schedule is tested against. */
+zka_status zka_poseidon_permute_ref(zka_fr *state, size_t t);
 /* Round numbers of width t. */
 zka_status zka_poseidon_rounds(uint32_t *full_rounds, uint32_t *partial_rounds, size_t t);
 /* The generated constants of width t: rc has (full+partial)*t elements in round
@@ -231,6 +234,38 @@ zka_status zka_pairing_check_prepared(int *ok, const zka_g1 *ps, const zka_g2 *q
    exponentiation) and the final exponentiation f^((p^12-1)/r). */
 zka_status zka_miller_loop(zka_fq12 *out, const zka_g1 *p, const zka_g2 *q);
 zka_status zka_final_exponentiation(zka_fq12 *out, const zka_fq12 *f);
+
+/* ---- batch scalar multiplication of one base (setup, key generation) ----
+   out[i] = scalars[i] * base for i < n (fixed-base windows, parallel). */
+zka_status zka_g1_muls(zka_g1 *out, const zka_g1 *base, const zka_fr *scalars, size_t n, uint32_t nthreads);
+zka_status zka_g2_muls(zka_g2 *out, const zka_g2 *base, const zka_fr *scalars, size_t n, uint32_t nthreads);
+
+/* ---- Groth16 proving (snarkjs .zkey semantics) ----
+   A proving key handle is made once from the bytes of a groth16 .zkey file (the
+   iden3 binary format snarkjs writes: header, groth16 header, IC, coefficients,
+   A, B1, B2, C, H sections; field elements in Montgomery form as snarkjs stores
+   them).  The parser checks the container, the section sizes, both primes, and
+   that every point is canonical and on its curve (G2 subgroup membership of key
+   points is not checked: a proving key is the prover's own trusted input).
+   Malformed files give ZKA_ERR_ENCODING / ZKA_ERR_LENGTH / ZKA_ERR_NONCANONICAL /
+   ZKA_ERR_NOT_ON_CURVE.  Allocates; free with zka_groth16_pk_free.  Immutable
+   once made; may be shared between threads. */
+typedef struct zka_groth16_pk zka_groth16_pk;
+zka_status zka_groth16_pk_from_zkey(zka_groth16_pk **out, const uint8_t *zkey, size_t zkey_len);
+void zka_groth16_pk_free(zka_groth16_pk *pk);
+/* n_vars: wires including the constant 1; n_public: public outputs + public
+   inputs; log_domain: log2 of the evaluation domain. */
+zka_status zka_groth16_pk_info(uint32_t *n_vars, uint32_t *n_public, uint32_t *log_domain,
+                               const zka_groth16_pk *pk);
+/* Prove: witness has n_vars canonical elements (witness[0] = 1); r and s are the
+   fresh blinding scalars (the caller draws them from a CSPRNG per proof).  The
+   proof is (pi_a, pi_b, pi_c) as snarkjs defines it.  The witness is not checked
+   against the constraints (an unsatisfying witness yields an invalid proof).
+   Scratch buffers holding witness-derived data are wiped before return. */
+zka_status zka_groth16_prove(zka_g1 *pi_a, zka_g2 *pi_b, zka_g1 *pi_c,
+                             const zka_groth16_pk *pk,
+                             const zka_fr *witness, size_t n_witness,
+                             const zka_fr *r, const zka_fr *s, uint32_t nthreads);
 
 /* CDEF-END */
 
