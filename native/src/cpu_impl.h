@@ -37,7 +37,8 @@ static void zka_cpu_init(void) {
 uint32_t zka_version(void) { return ZKA_VERSION; }
 
 uint32_t zka_cpu_features(void) {
-    /* Only the features a path is built for are reported. */
-    return zka_cap & (ZKA_CPU_ADX | ZKA_CPU_BMI2);
+    /* The features some path is built for (MSM and NTT check AVX-512 OS
+       support themselves before using IFMA). */
+    return zka_cap & (ZKA_CPU_ADX | ZKA_CPU_BMI2 | ZKA_CPU_AVX512IFMA);
 }
 #endif
