@@ -522,3 +522,80 @@ def pairing_check_prepared(ps: bytes, qs: list[bytes | G2Prepared]) -> bool:
     # keep prepared objects alive until after the call
     del qs
     return bool(ok[0])
+
+
+# ---------------------------------------------------------------- batch fixed-base
+def g1_muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
+    base = _bytes("base", base, G1_BYTES)
+    scalars, n = _array("scalars", scalars, FR_BYTES)
+    out = ffi.new(f"uint8_t[{max(n * G1_BYTES, 1)}]")
+    check(
+        lib.zka_g1_muls(
+            ffi.cast("zka_g1 *", out), _ptr("zka_g1", base), _ptr("zka_fr", scalars), n,
+            _threads(nthreads),
+        ),
+        "g1_muls",
+    )
+    return bytes(ffi.buffer(out, n * G1_BYTES))
+
+
+def g2_muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
+    base = _bytes("base", base, G2_BYTES)
+    scalars, n = _array("scalars", scalars, FR_BYTES)
+    out = ffi.new(f"uint8_t[{max(n * G2_BYTES, 1)}]")
+    check(
+        lib.zka_g2_muls(
+            ffi.cast("zka_g2 *", out), _ptr("zka_g2", base), _ptr("zka_fr", scalars), n,
+            _threads(nthreads),
+        ),
+        "g2_muls",
+    )
+    return bytes(ffi.buffer(out, n * G2_BYTES))
+
+
+# ---------------------------------------------------------------- Groth16 prover
+class Groth16ProvingKey:
+    """A native proving-key handle parsed from .zkey bytes (immutable, thread-safe)."""
+
+    __slots__ = ("_ptr", "log_domain", "n_public", "n_vars")
+
+    def __init__(self, zkey: bytes) -> None:
+        if not isinstance(zkey, bytes | bytearray | memoryview):
+            raise errors.InvalidInput("zkey: expected bytes")
+        pp = ffi.new("zka_groth16_pk **")
+        check(lib.zka_groth16_pk_from_zkey(pp, ffi.from_buffer(zkey), len(zkey)), "zkey")
+        self._ptr = ffi.gc(pp[0], lib.zka_groth16_pk_free)
+        nv = ffi.new("uint32_t *")
+        npub = ffi.new("uint32_t *")
+        ld = ffi.new("uint32_t *")
+        check(lib.zka_groth16_pk_info(nv, npub, ld, self._ptr), "groth16_pk_info")
+        self.n_vars = int(nv[0])
+        self.n_public = int(npub[0])
+        self.log_domain = int(ld[0])
+
+    def prove(
+        self, witness: bytes, r: bytes, s: bytes, nthreads: int | None = None
+    ) -> tuple[bytes, bytes, bytes]:
+        """(pi_a, pi_b, pi_c) as canonical G1/G2/G1 encodings.
+
+        The witness buffer is passed to C without a copy, so a caller holding it
+        in a bytearray can wipe it afterwards.
+        """
+        if not isinstance(witness, bytes | bytearray | memoryview):
+            raise errors.InvalidInput("witness: expected bytes")
+        if len(witness) % FR_BYTES:
+            raise errors.InvalidLength("witness: length is not a multiple of 32")
+        n = len(witness) // FR_BYTES
+        r = _bytes("r", r, FR_BYTES)
+        s = _bytes("s", s, FR_BYTES)
+        a = ffi.new("zka_g1 *")
+        b = ffi.new("zka_g2 *")
+        c = ffi.new("zka_g1 *")
+        check(
+            lib.zka_groth16_prove(
+                a, b, c, self._ptr, ffi.from_buffer("zka_fr *", witness), n, _ptr("zka_fr", r),
+                _ptr("zka_fr", s), _threads(nthreads),
+            ),
+            "groth16_prove",
+        )
+        return bytes(ffi.buffer(a)), bytes(ffi.buffer(b)), bytes(ffi.buffer(c))
