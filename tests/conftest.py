@@ -19,3 +19,12 @@ settings.register_profile(
 settings.load_profile(
     os.environ.get("ZKATTEST_HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev")
 )
+
+# Tests never touch the user's real key store: every run gets a fresh one.
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+_KEY_DIR = tempfile.mkdtemp(prefix="zkattest-test-keys-")
+os.environ["ZKATTEST_KEY_DIR"] = _KEY_DIR
+atexit.register(shutil.rmtree, _KEY_DIR, True)
