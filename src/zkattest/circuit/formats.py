@@ -42,8 +42,14 @@ _R_BYTES = R.to_bytes(N8, "little")
 _MAX_SECTIONS = 64
 
 
-def _container(data: bytes, magic: bytes, version: int, what: str) -> dict[int, tuple[int, int]]:
-    """Parse the container; returns ``{type: (offset, size)}`` (first of each type)."""
+def parse_container(
+    data: bytes, magic: bytes, version: int, what: str
+) -> dict[int, tuple[int, int]]:
+    """Parse an iden3 binary container (r1cs, wtns, zkey): ``{type: (offset, size)}``.
+
+    Rejects a wrong magic or version, truncation, duplicate sections and trailing
+    bytes with :class:`MalformedFile`.
+    """
     if len(data) < 12:
         raise MalformedFile(f"{what}: file too short ({len(data)} bytes) for a header")
     if data[:4] != magic:
@@ -135,7 +141,7 @@ def load_r1cs(data: bytes) -> R1CS:
     """Parse an iden3 ``.r1cs`` (version 1) over BN254 Fr."""
     what = "r1cs"
     data = bytes(data)
-    secs = _container(data, b"r1cs", 1, what)
+    secs = parse_container(data, b"r1cs", 1, what)
     if 4 in secs or 5 in secs:
         raise MalformedFile(f"{what}: custom gates (PLONK sections 4/5) are not supported")
     hoff, hsize = _need(secs, 1, what, "header")
@@ -244,7 +250,7 @@ def load_wtns(data: bytes) -> list[int]:
     """Parse an iden3 ``.wtns`` (version 2) over BN254 Fr."""
     what = "wtns"
     data = bytes(data)
-    secs = _container(data, b"wtns", 2, what)
+    secs = parse_container(data, b"wtns", 2, what)
     hoff, hsize = _need(secs, 1, what, "header")
     if hsize != 4 + N8 + 4:
         raise MalformedFile(f"{what}: header section has {hsize} bytes, expected {N8 + 8}")

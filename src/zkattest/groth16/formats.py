@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import errors
+from ..circuit.formats import parse_container
 from ..curve import G1, G2
 from ..errors import MalformedFile
 from ..field import P, R
@@ -90,7 +91,6 @@ __all__ = [
 N8 = 32
 GROTH16_PROTOCOL_ID = 1
 ZKEY_VERSION = 1
-_MAX_SECTIONS = 64
 _MAX_LOG_DOMAIN = 27  # the H section needs the 2n-point domain; Fr has 2-adicity 28
 _HEADER2_SIZE = 4 + N8 + 4 + N8 + 12 + 3 * 64 + 3 * 128
 _COEF_SIZE = 12 + N8
@@ -214,37 +214,6 @@ def dump_zkey(pk: ProvingKey) -> bytes:
     )
 
 
-def _container(data: bytes) -> dict[int, tuple[int, int]]:
-    what = "zkey"
-    if len(data) < 12:
-        raise MalformedFile(f"{what}: file too short ({len(data)} bytes) for a header")
-    if data[:4] != b"zkey":
-        raise MalformedFile(f"{what}: wrong magic {data[:4]!r}, expected b'zkey'")
-    ver, nsec = struct.unpack_from("<II", data, 4)
-    if ver != ZKEY_VERSION:
-        raise MalformedFile(f"{what}: unsupported version {ver}, expected {ZKEY_VERSION}")
-    if nsec > _MAX_SECTIONS:
-        raise MalformedFile(f"{what}: implausible section count {nsec}")
-    pos = 12
-    sections: dict[int, tuple[int, int]] = {}
-    for _ in range(nsec):
-        if pos + 12 > len(data):
-            raise MalformedFile(f"{what}: truncated section header at byte {pos}")
-        stype, size = struct.unpack_from("<IQ", data, pos)
-        pos += 12
-        if size > len(data) - pos:
-            raise MalformedFile(
-                f"{what}: section {stype} claims {size} bytes, only {len(data) - pos} remain"
-            )
-        if stype in sections:
-            raise MalformedFile(f"{what}: section {stype} appears twice")
-        sections[stype] = (pos, size)
-        pos += size
-    if pos != len(data):
-        raise MalformedFile(f"{what}: {len(data) - pos} trailing bytes after the last section")
-    return sections
-
-
 def _sect(data: bytes, secs: dict[int, tuple[int, int]], stype: int, name: str) -> bytes:
     if stype not in secs:
         raise MalformedFile(f"zkey: missing {name} section ({stype})")
@@ -270,7 +239,7 @@ def load_zkey(data: bytes, *, circuit_id: str | None = None, native: bool = True
     if not isinstance(data, bytes | bytearray | memoryview):
         raise errors.InvalidInput("zkey: expected bytes")
     data = bytes(data)
-    secs = _container(data)
+    secs = parse_container(data, b"zkey", ZKEY_VERSION, "zkey")
     h1 = _sect(data, secs, 1, "header")
     if len(h1) != 4:
         raise MalformedFile(f"zkey: header section has {len(h1)} bytes, expected 4")
