@@ -260,8 +260,11 @@ zka_status zka_groth16_pk_info(uint32_t *n_vars, uint32_t *n_public, uint32_t *l
 /* Prove: witness has n_vars canonical elements (witness[0] = 1); r and s are the
    fresh blinding scalars (the caller draws them from a CSPRNG per proof).  The
    proof is (pi_a, pi_b, pi_c) as snarkjs defines it.  The witness is not checked
-   against the constraints (an unsatisfying witness yields an invalid proof).
-   Scratch buffers holding witness-derived data are wiped before return. */
+   against the constraints (an unsatisfying witness yields an invalid proof),
+   but witness[0] != 1 is refused with ZKA_ERR_PARAM.  Statuses are checked in
+   this order: NULL, LENGTH (n_witness != n_vars), NONCANONICAL (r, s, then the
+   witness), PARAM.  Scratch buffers holding witness-derived data are wiped
+   before return. */
 zka_status zka_groth16_prove(zka_g1 *pi_a, zka_g2 *pi_b, zka_g1 *pi_c,
                              const zka_groth16_pk *pk,
                              const zka_fr *witness, size_t n_witness,
