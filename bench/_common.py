@@ -64,7 +64,7 @@ def commit() -> str:
         )
         sha = out.stdout.strip() or "unknown"
         dirty = subprocess.run(
-            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            ["git", "-C", str(ROOT), "status", "--porcelain"],
             capture_output=True,
             text=True,
         ).stdout.strip()

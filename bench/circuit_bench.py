@@ -23,31 +23,12 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import median_time, table, write_json
-from zkattest import babyjub as bj
 from zkattest.circuit import InputValue, check, read_r1cs, read_wtns, write_r1cs, write_wtns
 from zkattest.circuits import age_gte
-from zkattest.poseidon import poseidon
 
 
 def _inputs() -> dict[str, InputValue]:
-    prv = bytes(range(1, 33))
-    a = bj.private_to_public(prv)
-    attrs = [0x5A4B0001, 20000229, 1, 2, 0, 0, 0, 0]
-    secret, salt, expires = 0xC0FFEE, 987654321, 20300101
-    h = poseidon([*attrs, expires, poseidon([secret]), salt])
-    sig = bj.sign_poseidon(prv, h)
-    return age_gte.make_inputs(
-        issuer_key=(a.x, a.y),
-        signature=(sig.r8.x, sig.r8.y, sig.s),
-        attrs=attrs,
-        expires=expires,
-        holder_secret=secret,
-        salt=salt,
-        today=20250101,
-        min_age=18,
-        nonce=4242,
-        rp_scope=77,
-    )
+    return age_gte.example_inputs()
 
 
 def main() -> None:

@@ -155,3 +155,40 @@ def make_inputs(
         "R8y": r8y,
         "S": s,
     }
+
+
+def example_inputs(
+    *,
+    birthdate: int = 20000229,
+    today: int = 20250101,
+    min_age: int = 18,
+    nonce: int = 4242,
+    rp_scope: int = 77,
+    issuer_seed: bytes = bytes(range(1, 33)),
+    holder_secret: int = 0xC0FFEE,
+) -> dict[str, InputValue]:
+    """Inputs for a credential signed by a fixed, PUBLIC example issuer key.
+
+    For tests, benchmarks and demos only: the issuer seed and holder secret are
+    published constants, so nothing proved with them means anything.
+    """
+    from zkattest import babyjub
+    from zkattest.poseidon import poseidon as poseidon_hash
+
+    key = babyjub.private_to_public(issuer_seed)
+    attrs = [0x5A4B0001, birthdate, 1, 2, 0, 0, 0, 0]
+    salt, expires = 987654321, 20300101
+    h = poseidon_hash([*attrs, expires, poseidon_hash([holder_secret]), salt])
+    sig = babyjub.sign_poseidon(issuer_seed, h)
+    return make_inputs(
+        issuer_key=(key.x, key.y),
+        signature=(sig.r8.x, sig.r8.y, sig.s),
+        attrs=attrs,
+        expires=expires,
+        holder_secret=holder_secret,
+        salt=salt,
+        today=today,
+        min_age=min_age,
+        nonce=nonce,
+        rp_scope=rp_scope,
+    )
