@@ -21,7 +21,8 @@
  *    is distinct from invalid data.  Nothing calls abort() or exit().
  *  - No global mutable state.  The CPU feature set is read once at load time
  *    (a read-only capability word, like blst); setting ZKATTEST_NO_ASM=1 in the
- *    environment before the library loads forces the portable C paths.
+ *    environment before the library loads forces the portable C paths, and
+ *    ZKATTEST_NO_ASM=ifma keeps MULX/ADX but turns off the AVX-512 IFMA paths.
  *  - Functions ending in _var run in time that depends on their inputs.
  *  - nthreads = 0 means "all online cores".
  */
@@ -171,7 +172,8 @@ zka_status zka_g2s_msm(zka_g2 *out, const zka_g2 *points, const zka_fr *scalars,
 /* Plain double-and-add reference, for tests. */
 zka_status zka_g1s_msm_naive(zka_g1 *out, const zka_g1 *points, const zka_fr *scalars, size_t n);
 zka_status zka_g2s_msm_naive(zka_g2 *out, const zka_g2 *points, const zka_fr *scalars, size_t n);
-/* Window size the MSM picks for n points (exposed for tests and benchmarks). */
+/* Window size the G1 MSM picks for n points (GLV doubles the point count it
+   sees; G2 picks its own).  Exposed for tests and benchmarks. */
 uint32_t zka_msm_window(size_t n);
 
 /* ---- NTT over Fr on domains of size 2^log_n, 0 <= log_n <= 28 ----
@@ -187,7 +189,9 @@ zka_status zka_ntt_domain_omega(zka_fr *out, const zka_ntt_domain *d);
 /* In place, natural order in and out.  forward: a_j -> sum_i a_i omega^(ij);
    inverse: the exact inverse (includes 1/n).  Coset variants evaluate on (or
    interpolate from) the coset shift*<omega>:
-   coset_forward: a_j -> sum_i a_i (shift*omega^j)^i; coset_inverse undoes it. */
+   coset_forward: a_j -> sum_i a_i (shift*omega^j)^i; coset_inverse undoes it
+   (shift = 0 gives ZKA_ERR_NOT_INVERTIBLE there).  Every element is checked
+   before any is written: on error the data is unchanged. */
 zka_status zka_ntt_forward(zka_fr *data, size_t n, const zka_ntt_domain *d, uint32_t nthreads);
 zka_status zka_ntt_inverse(zka_fr *data, size_t n, const zka_ntt_domain *d, uint32_t nthreads);
 zka_status zka_ntt_coset_forward(zka_fr *data, size_t n, const zka_ntt_domain *d, const zka_fr *shift, uint32_t nthreads);

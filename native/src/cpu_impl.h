@@ -27,11 +27,14 @@ __attribute__((constructor))
 #endif
 static void zka_cpu_init(void) {
     const char *no_asm = getenv("ZKATTEST_NO_ASM");
+    uint32_t caps = zka_detect_cpu();
     if (no_asm && no_asm[0] && strcmp(no_asm, "0") != 0) {
-        zka_cap = 0;
-        return;
+        if (strcmp(no_asm, "ifma") == 0)
+            caps &= ~(uint32_t)ZKA_CPU_AVX512IFMA; /* keep MULX/ADX, drop the IFMA lanes */
+        else
+            caps = 0;                              /* portable C only */
     }
-    zka_cap = zka_detect_cpu();
+    zka_cap = caps;
 }
 
 uint32_t zka_version(void) { return ZKA_VERSION; }

@@ -6,8 +6,15 @@
 
 /* Wipe a buffer in a way the optimiser cannot drop. */
 static void zka_wipe(void *p, size_t n) {
+    if (!p || !n) return;
+#if defined(__GNUC__) || defined(__clang__)
+    memset(p, 0, n);
+    /* the barrier makes the stores observable, so the memset is not elided */
+    __asm__ __volatile__("" : : "r"(p) : "memory");
+#else
     volatile uint8_t *q = (volatile uint8_t *)p;
     while (n--) *q++ = 0;
+#endif
 }
 
 static void zka_load_limbs(uint64_t out[4], const uint8_t in[32]) {

@@ -39,6 +39,7 @@ POSEIDON_MIN_T: int = lib.ZKA_POSEIDON_MIN_T
 POSEIDON_MAX_T: int = lib.ZKA_POSEIDON_MAX_T
 CPU_ADX: int = lib.ZKA_CPU_ADX
 CPU_BMI2: int = lib.ZKA_CPU_BMI2
+CPU_AVX512IFMA: int = lib.ZKA_CPU_AVX512IFMA
 
 _STATUS: dict[int, tuple[type[errors.ZkAttestError], str]] = {
     lib.ZKA_ERR_NULL: (errors.NativeMisuse, "a required pointer was NULL"),

@@ -7,14 +7,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from zkattest import babyjub as bj
 from zkattest.circuit import Circuit, CompiledCircuit, InputValue
 from zkattest.circuits import age_gte
 from zkattest.groth16 import ProvingKey, VerifyingKey, dev_setup
-from zkattest.poseidon import poseidon
 
 ISSUER_PRV = bytes(range(1, 33))
-SCHEMA = 0x5A4B_0001
 
 
 def toy_circuit() -> CompiledCircuit:
@@ -55,24 +52,8 @@ def toy_witness(toy: Keys) -> list[int]:
 
 def age_inputs(*, birthdate: int = 20000229, today: int = 20250101) -> dict[str, InputValue]:
     """age_gte inputs for a credential signed by ISSUER_PRV (see tests/circuit)."""
-    holder_secret = 0xC0FFEE_1234_5678
-    salt = 987654321
-    expires = 20300101
-    attrs = [SCHEMA, birthdate, 1, 2, 0, 0, 0, 0]
-    h = poseidon([*attrs, expires, poseidon([holder_secret]), salt])
-    sig = bj.sign_poseidon(ISSUER_PRV, h)
-    a = bj.private_to_public(ISSUER_PRV)
-    return age_gte.make_inputs(
-        issuer_key=(a.x, a.y),
-        signature=(sig.r8.x, sig.r8.y, sig.s),
-        attrs=attrs,
-        expires=expires,
-        holder_secret=holder_secret,
-        salt=salt,
-        today=today,
-        min_age=18,
-        nonce=4242,
-        rp_scope=77,
+    return age_gte.example_inputs(
+        birthdate=birthdate, today=today, issuer_seed=ISSUER_PRV, holder_secret=0xC0FFEE_1234_5678
     )
 
 

@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from zkattest import _native
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +37,12 @@ def test_no_asm_forces_portable() -> None:
     assert _features_in_subprocess("1") == 0
 
 
+def test_no_asm_ifma_keeps_adx() -> None:
+    full = _features_in_subprocess(None)
+    masked = _features_in_subprocess("ifma")
+    assert masked == full & ~_native.CPU_AVX512IFMA
+
+
 def test_features_match_cpu() -> None:
     flags = set()
     try:
@@ -51,12 +59,13 @@ def test_features_match_cpu() -> None:
         assert feats & _native.CPU_ADX == 0 or "adx" in flags
 
 
-def test_native_suite_on_portable_path() -> None:
+@pytest.mark.parametrize("mask", ["1", "ifma"], ids=["portable", "adx-without-ifma"])
+def test_native_suite_on_other_paths(mask: str) -> None:
+    """The whole native suite again with the accelerated paths masked off."""
     if os.environ.get("ZKATTEST_NO_ASM"):
-        # already the portable run: nothing further to spawn
-        assert _native.cpu_features() == 0
+        # already a masked run: nothing further to spawn
         return
-    env = dict(os.environ, ZKATTEST_NO_ASM="1", ZKATTEST_HYPOTHESIS_PROFILE="ci")
+    env = dict(os.environ, ZKATTEST_NO_ASM=mask, ZKATTEST_HYPOTHESIS_PROFILE="ci")
     res = subprocess.run(
         [
             sys.executable,
@@ -67,8 +76,8 @@ def test_native_suite_on_portable_path() -> None:
             "-p",
             "no:cacheprovider",
             str(HERE),
-            "--deselect",
-            f"{HERE / 'test_dispatch.py'}::test_native_suite_on_portable_path",
+            "-k",
+            "not test_native_suite_on_other_paths",
         ],
         env=env,
         capture_output=True,
