@@ -532,7 +532,10 @@ def g1_muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
     out = ffi.new(f"uint8_t[{max(n * G1_BYTES, 1)}]")
     check(
         lib.zka_g1_muls(
-            ffi.cast("zka_g1 *", out), _ptr("zka_g1", base), _ptr("zka_fr", scalars), n,
+            ffi.cast("zka_g1 *", out),
+            _ptr("zka_g1", base),
+            _ptr("zka_fr", scalars),
+            n,
             _threads(nthreads),
         ),
         "g1_muls",
@@ -546,7 +549,10 @@ def g2_muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
     out = ffi.new(f"uint8_t[{max(n * G2_BYTES, 1)}]")
     check(
         lib.zka_g2_muls(
-            ffi.cast("zka_g2 *", out), _ptr("zka_g2", base), _ptr("zka_fr", scalars), n,
+            ffi.cast("zka_g2 *", out),
+            _ptr("zka_g2", base),
+            _ptr("zka_fr", scalars),
+            n,
             _threads(nthreads),
         ),
         "g2_muls",
@@ -594,8 +600,15 @@ class Groth16ProvingKey:
         c = ffi.new("zka_g1 *")
         check(
             lib.zka_groth16_prove(
-                a, b, c, self._ptr, ffi.from_buffer("zka_fr *", witness), n, _ptr("zka_fr", r),
-                _ptr("zka_fr", s), _threads(nthreads),
+                a,
+                b,
+                c,
+                self._ptr,
+                ffi.from_buffer("zka_fr *", witness),
+                n,
+                _ptr("zka_fr", r),
+                _ptr("zka_fr", s),
+                _threads(nthreads),
             ),
             "groth16_prove",
         )
