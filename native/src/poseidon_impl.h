@@ -435,7 +435,9 @@ zka_status zka_poseidon_hashes(zka_fr *out, size_t count, const zka_fr *inputs,
     return ZKA_OK;
 }
 
-zka_status zka_poseidon_permute(zka_fr *state, size_t t) {
+/* Load, permute with `perm`, store; the state is wiped on every path. */
+static zka_status zka_pos_permute_bytes(zka_fr *state, size_t t,
+                                        void (*perm)(fe *, const zka_poseidon_params *)) {
     fe s[ZKA_POS_MAX_T];
     const zka_poseidon_params *p;
     if (!state) return ZKA_ERR_NULL;
@@ -443,7 +445,7 @@ zka_status zka_poseidon_permute(zka_fr *state, size_t t) {
     if (!p) return ZKA_ERR_PARAM;
     zka_status st = ZKA_ERR_NONCANONICAL;
     if (zka_pos_load(s, state, t)) {
-        zka_pos_permute_fast(s, p);
+        perm(s, p);
         for (size_t i = 0; i < t; i++) fr_to_bytes(state[i].b, &s[i]);
         st = ZKA_OK;
     }
@@ -451,22 +453,13 @@ zka_status zka_poseidon_permute(zka_fr *state, size_t t) {
     return st;
 }
 
+zka_status zka_poseidon_permute(zka_fr *state, size_t t) {
+    return zka_pos_permute_bytes(state, t, zka_pos_permute_fast);
+}
+
 /* The plain reference permutation (tests cross-check zka_poseidon_permute with it). */
-zka_status zka_poseidon_permute_ref(zka_fr *state, size_t t);
 zka_status zka_poseidon_permute_ref(zka_fr *state, size_t t) {
-    fe s[ZKA_POS_MAX_T];
-    const zka_poseidon_params *p;
-    if (!state) return ZKA_ERR_NULL;
-    p = zka_pos_params(t);
-    if (!p) return ZKA_ERR_PARAM;
-    zka_status st = ZKA_ERR_NONCANONICAL;
-    if (zka_pos_load(s, state, t)) {
-        zka_pos_permute_plain(s, p);
-        for (size_t i = 0; i < t; i++) fr_to_bytes(state[i].b, &s[i]);
-        st = ZKA_OK;
-    }
-    zka_pos_wipe(s, t);
-    return st;
+    return zka_pos_permute_bytes(state, t, zka_pos_permute_plain);
 }
 
 zka_status zka_poseidon_rounds(uint32_t *full_rounds, uint32_t *partial_rounds, size_t t) {
