@@ -322,13 +322,16 @@ static ZKA_UNUSED void F##_neg(fe *r, const fe *a) { zka_mod_neg(r->v, a->v, P##
 static ZKA_UNUSED void F##_dbl(fe *r, const fe *a) {                                     \
     zka_mod_add(r->v, a->v, a->v, P##MODULUS);                                           \
 }                                                                                        \
-static ZKA_UNUSED void F##_mul_portable(fe *r, const fe *a, const fe *b) {               \
+/* noinline: keeps the dispatcher below free of the portable code's register  \
+   pressure, so the ADX path is a plain tail call with no spills */             \
+static ZKA_UNUSED __attribute__((noinline)) void F##_mul_portable(fe *r, const fe *a,    \
+                                                                   const fe *b) {        \
     zka_mont_mul_c(r->v, a->v, b->v, P##MODULUS, P##INV);                                \
 }                                                                                        \
 ZKA_FIELD_DEFINE_ADX(F, P)                                                               \
 static ZKA_UNUSED void F##_mul(fe *r, const fe *a, const fe *b) {                        \
     if (ZKA_HAVE_ADX_ASM && ZKA_HAS_ADX()) F##_mul_adx(r, a, b);                         \
-    else zka_mont_mul_c(r->v, a->v, b->v, P##MODULUS, P##INV);                           \
+    else F##_mul_portable(r, a, b);                                                      \
 }                                                                                        \
 static ZKA_UNUSED void F##_sqr(fe *r, const fe *a) { F##_mul(r, a, a); }                 \
 static ZKA_UNUSED void F##_pow_limbs(fe *r, const fe *a, const uint64_t *e, size_t nlimbs) { \
