@@ -389,57 +389,8 @@ ZKA_NTT_IFMA_TARGET static void ntt_vconst_init(ntt_vconst *k, const zka_ntt_dom
     k->mask = _mm512_set1_epi64((long long)ZKA_NTT_M52);
 }
 
-/* o = a*b/2^260 mod r, in [0, 2r), limbs normalised.  a: limbs < 2^52 (any value
-   < 2^260); b < r.  o may alias a or b. */
-ZKA_NTT_IFMA_TARGET static inline void ntt_v5_mont(ntt_v5 *o, const ntt_v5 *a, const ntt_v5 *b,
-                                                   const ntt_vconst *k) {
-    const __m512i z = _mm512_setzero_si512();
-    const __m512i a0 = a->l[0], a1 = a->l[1], a2 = a->l[2], a3 = a->l[3], a4 = a->l[4];
-    __m512i t0 = z, t1 = z, t2 = z, t3 = z, t4 = z, t5, q;
-    for (int i = 0; i < 5; i++) {
-        const __m512i bi = b->l[i];
-        t5 = z;
-        t0 = _mm512_madd52lo_epu64(t0, a0, bi);
-        t1 = _mm512_madd52hi_epu64(t1, a0, bi);
-        t1 = _mm512_madd52lo_epu64(t1, a1, bi);
-        t2 = _mm512_madd52hi_epu64(t2, a1, bi);
-        t2 = _mm512_madd52lo_epu64(t2, a2, bi);
-        t3 = _mm512_madd52hi_epu64(t3, a2, bi);
-        t3 = _mm512_madd52lo_epu64(t3, a3, bi);
-        t4 = _mm512_madd52hi_epu64(t4, a3, bi);
-        t4 = _mm512_madd52lo_epu64(t4, a4, bi);
-        t5 = _mm512_madd52hi_epu64(t5, a4, bi);
-        q = _mm512_madd52lo_epu64(z, t0, k->k0); /* (t0 mod 2^52) * (-1/r) mod 2^52 */
-        t0 = _mm512_madd52lo_epu64(t0, q, k->r[0]);
-        t1 = _mm512_madd52hi_epu64(t1, q, k->r[0]);
-        t1 = _mm512_madd52lo_epu64(t1, q, k->r[1]);
-        t2 = _mm512_madd52hi_epu64(t2, q, k->r[1]);
-        t2 = _mm512_madd52lo_epu64(t2, q, k->r[2]);
-        t3 = _mm512_madd52hi_epu64(t3, q, k->r[2]);
-        t3 = _mm512_madd52lo_epu64(t3, q, k->r[3]);
-        t4 = _mm512_madd52hi_epu64(t4, q, k->r[3]);
-        t4 = _mm512_madd52lo_epu64(t4, q, k->r[4]);
-        t5 = _mm512_madd52hi_epu64(t5, q, k->r[4]);
-        /* t0 is now a multiple of 2^52: shift the accumulator down one limb */
-        t0 = _mm512_add_epi64(t1, _mm512_srli_epi64(t0, 52));
-        t1 = t2;
-        t2 = t3;
-        t3 = t4;
-        t4 = t5;
-    }
-    t1 = _mm512_add_epi64(t1, _mm512_srli_epi64(t0, 52));
-    o->l[0] = _mm512_and_si512(t0, k->mask);
-    t2 = _mm512_add_epi64(t2, _mm512_srli_epi64(t1, 52));
-    o->l[1] = _mm512_and_si512(t1, k->mask);
-    t3 = _mm512_add_epi64(t3, _mm512_srli_epi64(t2, 52));
-    o->l[2] = _mm512_and_si512(t2, k->mask);
-    t4 = _mm512_add_epi64(t4, _mm512_srli_epi64(t3, 52));
-    o->l[3] = _mm512_and_si512(t3, k->mask);
-    o->l[4] = t4;
-}
-
-/* o = a*b/2^260 mod r, in [0, 2r), limbs normalised.  a: limbs < 2^52 (any value
-   < 2^260); b < r.  o may alias a or b. */
+/* o = a*b/2^260 mod r, in [0, 2r), limbs NOT normalised (each < 2^58).  a: limbs
+   < 2^52 (any value < 2^260); b < r.  o may alias a or b. */
 ZKA_NTT_IFMA_TARGET static inline void ntt_v5_mont_lazy(ntt_v5 *o, const ntt_v5 *a, const ntt_v5 *b,
                                                    const ntt_vconst *k) {
     const __m512i z = _mm512_setzero_si512();
@@ -481,6 +432,20 @@ ZKA_NTT_IFMA_TARGET static inline void ntt_v5_mont_lazy(ntt_v5 *o, const ntt_v5 
     o->l[2] = t2;
     o->l[3] = t3;
     o->l[4] = t4;
+}
+
+/* As ntt_v5_mont_lazy, then limbs 0..3 carried down to [0, 2^52). */
+ZKA_NTT_IFMA_TARGET static inline void ntt_v5_mont(ntt_v5 *o, const ntt_v5 *a, const ntt_v5 *b,
+                                                   const ntt_vconst *k) {
+    ntt_v5_mont_lazy(o, a, b, k);
+    o->l[1] = _mm512_add_epi64(o->l[1], _mm512_srli_epi64(o->l[0], 52));
+    o->l[0] = _mm512_and_si512(o->l[0], k->mask);
+    o->l[2] = _mm512_add_epi64(o->l[2], _mm512_srli_epi64(o->l[1], 52));
+    o->l[1] = _mm512_and_si512(o->l[1], k->mask);
+    o->l[3] = _mm512_add_epi64(o->l[3], _mm512_srli_epi64(o->l[2], 52));
+    o->l[2] = _mm512_and_si512(o->l[2], k->mask);
+    o->l[4] = _mm512_add_epi64(o->l[4], _mm512_srli_epi64(o->l[3], 52));
+    o->l[3] = _mm512_and_si512(o->l[3], k->mask);
 }
 
 /* carry-normalise limbs 0..3 to [0, 2^52) (signed carries); limb 4 keeps the rest */

@@ -75,7 +75,8 @@ def _bytes(name: str, data: bytes, size: int) -> bytes:
         raise errors.InvalidInput(f"{name}: expected bytes, got {type(data).__name__}")
     if len(data) != size:
         raise errors.InvalidLength(f"{name}: expected {size} bytes, got {len(data)}")
-    return bytes(data)
+    # no copy of bytes/bytearray: a caller can wipe its bytearray after the call
+    return data if isinstance(data, bytes | bytearray) else bytes(data)
 
 
 def _array(name: str, data: bytes, elem: int) -> tuple[bytes, int]:
@@ -83,7 +84,7 @@ def _array(name: str, data: bytes, elem: int) -> tuple[bytes, int]:
         raise errors.InvalidInput(f"{name}: expected bytes, got {type(data).__name__}")
     if len(data) % elem:
         raise errors.InvalidLength(f"{name}: length {len(data)} is not a multiple of {elem}")
-    return bytes(data), len(data) // elem
+    return (data if isinstance(data, bytes | bytearray) else bytes(data)), len(data) // elem
 
 
 def _threads(nthreads: int | None) -> int:
@@ -325,7 +326,26 @@ def _group(g: str, size: int, csize: int) -> dict[str, Any]:
         check(naive_fn(out, _ptr(ctype, points), _ptr("zka_fr", scalars), n), f"{g}s_msm_naive")
         return bytes(ffi.buffer(out))
 
-    ns.update(mul_var=mul_var, compress=compress, decompress=decompress)
+    muls_fn = getattr(lib, f"zka_{g}_muls")
+
+    def muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
+        """[k * base for k in scalars] (batch fixed-base multiplication)."""
+        base = _bytes("base", base, size)
+        scalars, n = _array("scalars", scalars, FR_BYTES)
+        out = ffi.new(f"uint8_t[{max(n * size, 1)}]")
+        check(
+            muls_fn(
+                ffi.cast(ctype + " *", out),
+                _ptr(ctype, base),
+                _ptr("zka_fr", scalars),
+                n,
+                _threads(nthreads),
+            ),
+            f"{g}_muls",
+        )
+        return bytes(ffi.buffer(out, n * size))
+
+    ns.update(mul_var=mul_var, compress=compress, decompress=decompress, muls=muls)
     res = {f"{g}_{k}": v for k, v in ns.items()}
     res[f"{g}s_msm"] = msm
     res[f"{g}s_msm_naive"] = msm_naive
@@ -343,6 +363,7 @@ g1_mul_var: Callable[[bytes, bytes], bytes] = _G1["g1_mul_var"]
 g1_compress: Callable[[bytes], bytes] = _G1["g1_compress"]
 g1_decompress: Callable[[bytes], bytes] = _G1["g1_decompress"]
 g1s_msm: Callable[[bytes, bytes, int | None], bytes] = _G1["g1s_msm"]
+g1_muls: Callable[[bytes, bytes, int | None], bytes] = _G1["g1_muls"]
 g1s_msm_naive: Callable[[bytes, bytes], bytes] = _G1["g1s_msm_naive"]
 g2_generator: Callable[[], bytes] = _G2["g2_generator"]
 g2_check: Callable[[bytes], None] = _G2["g2_check"]
@@ -353,6 +374,7 @@ g2_mul_var: Callable[[bytes, bytes], bytes] = _G2["g2_mul_var"]
 g2_compress: Callable[[bytes], bytes] = _G2["g2_compress"]
 g2_decompress: Callable[[bytes], bytes] = _G2["g2_decompress"]
 g2s_msm: Callable[[bytes, bytes, int | None], bytes] = _G2["g2s_msm"]
+g2_muls: Callable[[bytes, bytes, int | None], bytes] = _G2["g2_muls"]
 g2s_msm_naive: Callable[[bytes, bytes], bytes] = _G2["g2s_msm_naive"]
 g2_check_on_curve = _validator(lib.zka_g2_check_on_curve, "zka_g2", G2_BYTES)
 g2_in_subgroup = _validator(lib.zka_g2_in_subgroup, "zka_g2", G2_BYTES)
@@ -523,41 +545,6 @@ def pairing_check_prepared(ps: bytes, qs: list[bytes | G2Prepared]) -> bool:
     # keep prepared objects alive until after the call
     del qs
     return bool(ok[0])
-
-
-# ---------------------------------------------------------------- batch fixed-base
-def g1_muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
-    base = _bytes("base", base, G1_BYTES)
-    scalars, n = _array("scalars", scalars, FR_BYTES)
-    out = ffi.new(f"uint8_t[{max(n * G1_BYTES, 1)}]")
-    check(
-        lib.zka_g1_muls(
-            ffi.cast("zka_g1 *", out),
-            _ptr("zka_g1", base),
-            _ptr("zka_fr", scalars),
-            n,
-            _threads(nthreads),
-        ),
-        "g1_muls",
-    )
-    return bytes(ffi.buffer(out, n * G1_BYTES))
-
-
-def g2_muls(base: bytes, scalars: bytes, nthreads: int | None = None) -> bytes:
-    base = _bytes("base", base, G2_BYTES)
-    scalars, n = _array("scalars", scalars, FR_BYTES)
-    out = ffi.new(f"uint8_t[{max(n * G2_BYTES, 1)}]")
-    check(
-        lib.zka_g2_muls(
-            ffi.cast("zka_g2 *", out),
-            _ptr("zka_g2", base),
-            _ptr("zka_fr", scalars),
-            n,
-            _threads(nthreads),
-        ),
-        "g2_muls",
-    )
-    return bytes(ffi.buffer(out, n * G2_BYTES))
 
 
 # ---------------------------------------------------------------- Groth16 prover

@@ -47,10 +47,6 @@ class _Point:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     @classmethod
-    def _native_check(cls, data: bytes) -> None:
-        raise NotImplementedError
-
-    @classmethod
     def from_bytes(cls, data: bytes) -> Self:
         """Decode and fully validate an uncompressed encoding."""
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -60,7 +56,7 @@ class _Point:
             raise errors.InvalidLength(
                 f"{cls.__name__}: expected {cls.SIZE} bytes, got {len(data)}"
             )
-        cls._native_check(data)
+        (_native.g1_check if cls.SIZE == _native.G1_BYTES else _native.g2_check)(data)
         return cls._trusted(data)
 
     def to_bytes(self) -> bytes:
@@ -85,10 +81,6 @@ class G1(_Point):
     SIZE: ClassVar[int] = _native.G1_BYTES
     COMPRESSED_SIZE: ClassVar[int] = _native.G1_COMPRESSED_BYTES
     __slots__ = ()
-
-    @classmethod
-    def _native_check(cls, data: bytes) -> None:
-        _native.g1_check(data)
 
     @classmethod
     def generator(cls) -> G1:
@@ -156,10 +148,6 @@ class G2(_Point):
     SIZE: ClassVar[int] = _native.G2_BYTES
     COMPRESSED_SIZE: ClassVar[int] = _native.G2_COMPRESSED_BYTES
     __slots__ = ()
-
-    @classmethod
-    def _native_check(cls, data: bytes) -> None:
-        _native.g2_check(data)
 
     @classmethod
     def generator(cls) -> G2:
