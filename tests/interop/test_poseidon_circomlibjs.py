@@ -5,14 +5,13 @@ poseidon_vectors.js prints circomlibjs's Poseidon of fixed inputs for every arit
 constants circomlibjs ships.  Our native hashes must equal its outputs, and the constants
 our generator produced (exported by zka_poseidon_constants) must equal the shipped ones.
 
-The npm packages are installed here (``npm ci``) when node_modules is missing.  Without
+The npm packages are installed by conftest.py (``npm ci``) when node_modules is missing.  Without
 node or npm these tests FAIL, they never skip.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -28,38 +27,8 @@ SCRIPT = HERE / "poseidon_vectors.js"
 R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 
-def _tool(name: str) -> str:
-    path = shutil.which(name)
-    if path is None:
-        pytest.fail(
-            f"{name} is not installed: the circomlibjs interop tests need Node.js and npm "
-            "(apt-get install nodejs npm)",
-            pytrace=False,
-        )
-    return path
-
-
-def _ensure_packages() -> None:
-    if (HERE / "node_modules" / "circomlibjs").is_dir():
-        return
-    npm = _tool("npm")
-    cmd = [npm, "ci" if (HERE / "package-lock.json").exists() else "install"]
-    proc = subprocess.run(
-        [*cmd, "--no-audit", "--no-fund", "--loglevel=error"],
-        cwd=HERE,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    if proc.returncode != 0 or not (HERE / "node_modules" / "circomlibjs").is_dir():
-        pytest.fail(f"`{' '.join(cmd)}` in {HERE} failed:\n{proc.stderr[-3000:]}", pytrace=False)
-
-
 @pytest.fixture(scope="module")
-def ref() -> dict[str, Any]:
-    node = _tool("node")
-    _ensure_packages()
+def ref(node: str) -> dict[str, Any]:
     proc = subprocess.run(
         [node, str(SCRIPT)], capture_output=True, text=True, timeout=600, cwd=HERE, check=False
     )
