@@ -1,0 +1,115 @@
+"""The store contract every backend implements with the same semantics.
+
+Every one-use step (``claim_request``, ``begin_presentation``, ``finish_verification``,
+``transition_agent``, ``use_once``) is atomic across connections, processes and replicas:
+of concurrent attempts exactly one returns a truthy result.  Backends get this from the
+database (one conditional ``UPDATE`` checked by its row count, or an ``INSERT`` against a
+primary key), never from a lock in the process.
+
+A record "expired" means ``expires_at <= now``; ``now`` is always passed in by the caller.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from .records import AgentRecord, VerificationRecord
+
+__all__ = ["AgentField", "Store"]
+
+#: Values ``transition_agent`` accepts for its extra columns.
+AgentField = float | str | None
+
+
+class Store(Protocol):
+    """Verification sessions, micro-agents and one-use keys (DPoP ``jti``, ...)."""
+
+    async def close(self) -> None:
+        """Release the connection; later calls raise ``StoreUnavailable``.  Idempotent."""
+
+    async def ping(self) -> None:
+        """Return if the database answers; raise ``StoreUnavailable`` otherwise."""
+
+    async def create_verification(self, rec: VerificationRecord) -> None:
+        """Insert a new session; ``Conflict`` if its id or request token hash exists."""
+
+    async def get_verification(self, id: str) -> VerificationRecord | None:
+        """The session with this id, or ``None``."""
+
+    async def find_by_request_token(self, request_token_hash: str) -> VerificationRecord | None:
+        """The session whose request token hashes to this, or ``None``."""
+
+    async def claim_request(
+        self, request_token_hash: str, presentation_token_hash: str, now: float
+    ) -> VerificationRecord | None:
+        """The one-time fetch of a request: a ``pending``, never fetched, unexpired session
+        gets ``request_fetched_at = now`` and the presentation token hash; the updated
+        record is returned.  ``None`` for every other case (unknown, fetched, expired)."""
+
+    async def begin_presentation(
+        self,
+        id: str,
+        presentation_token_hash: str,
+        mode: str,
+        now: float,
+        agent_deadline: float,
+    ) -> bool:
+        """``pending`` + fetched + matching token hash + unexpired -> ``presented``
+        (``presented_at = now``, ``mode``, ``expires_at = agent_deadline``)."""
+
+    async def finish_verification(
+        self,
+        id: str,
+        *,
+        status: str,
+        result: bool | None,
+        reason: str | None,
+        attestation: str | None,
+        agent_id: str | None,
+        now: float,
+    ) -> bool:
+        """``presented`` and unexpired -> ``status`` (``completed`` or ``failed``) with the
+        outcome and ``completed_at = now``."""
+
+    async def create_agent(self, rec: AgentRecord) -> None:
+        """Insert a new agent; ``Conflict`` on a duplicate id, SPIFFE ID, SVID jti or
+        verification (one agent per verification) or an unknown verification."""
+
+    async def get_agent(self, id: str) -> AgentRecord | None:
+        """The agent with this id, or ``None``."""
+
+    async def transition_agent(
+        self,
+        id: str,
+        frm: str,
+        to: str,
+        now: float,
+        *,
+        require_unexpired: bool,
+        **fields: AgentField,
+    ) -> bool:
+        """Compare-and-set ``state`` from ``frm`` to ``to`` (an edge of
+        ``AGENT_TRANSITIONS``), also setting ``fields`` (only ``running_at``,
+        ``attested_at``, ``retired_at``, ``failed_reason``, ``attestation_jti``).
+        The ``*_at`` column of ``to`` defaults to ``now``."""
+
+    async def use_once(self, namespace: str, key: str, expires_at: float, now: float) -> bool:
+        """``True`` the first time ``(namespace, key)`` is used while an earlier use is
+        unexpired; ``False`` for a replay.  An expired entry counts as absent."""
+
+    async def sweep(self, now: float) -> dict[str, int]:
+        """Expire overdue sessions and agents, purge expired one-use keys:
+        ``{"verifications_expired", "agents_expired", "one_use_purged"}``."""
+
+    async def counts(self) -> dict[str, dict[str, int]]:
+        """``{"verifications": {status: n}, "agents": {state: n}}`` (every status listed)."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...

@@ -1,0 +1,211 @@
+"""One use under races: many connections (threads, each with its own store, and
+processes) attempt the same one-use step at once; exactly one wins."""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from zkattest.store import SQLiteStore
+from zkattest.store.sqlite import load_migrations
+
+from .conftest import T0, agent, h, presentation_token, request_token, run, verification
+
+N_THREADS = 50
+N_PROCESSES = 8
+
+
+def race(url: str, action: Callable[[SQLiteStore, int], Awaitable[Any]]) -> list[Any]:
+    """Open one store per thread, release all threads at once, return each result."""
+    barrier = threading.Barrier(N_THREADS)
+    results: list[Any] = [None] * N_THREADS
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            s = run(SQLiteStore.open(url))
+            try:
+                barrier.wait(timeout=60)
+                results[i] = run(action(s, i))  # type: ignore[arg-type]
+            finally:
+                run(s.close())
+        except BaseException as e:  # reported by the assertion below
+            errors.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(N_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    return results
+
+
+def setup(store: SQLiteStore, *, claimed: bool = False, presented: bool = False) -> None:
+    run(store.create_verification(verification()))
+    if claimed or presented:
+        assert run(store.claim_request(request_token("v1"), presentation_token("v1"), T0 + 1))
+    if presented:
+        assert run(store.begin_presentation("v1", presentation_token("v1"), "proof", T0, T0 + 60))
+
+
+def test_claim_request_race(store: SQLiteStore, url: str) -> None:
+    setup(store)
+    results = race(url, lambda s, i: s.claim_request(request_token("v1"), h(f"p{i}"), T0 + 1))
+    winners = [i for i, r in enumerate(results) if r is not None]
+    assert len(winners) == 1
+    rec = run(store.get_verification("v1"))
+    assert rec is not None and rec.presentation_token_hash == h(f"p{winners[0]}")
+    assert results[winners[0]] == rec
+
+
+def test_begin_presentation_race(store: SQLiteStore, url: str) -> None:
+    setup(store, claimed=True)
+    pt = presentation_token("v1")
+    results = race(url, lambda s, i: s.begin_presentation("v1", pt, "proof", T0 + 2, T0 + 2 + i))
+    assert results.count(True) == 1
+    assert results.count(False) == N_THREADS - 1
+    rec = run(store.get_verification("v1"))
+    assert rec is not None and rec.expires_at == T0 + 2 + results.index(True)
+
+
+def test_finish_verification_race(store: SQLiteStore, url: str) -> None:
+    setup(store, presented=True)
+    results = race(
+        url,
+        lambda s, i: s.finish_verification(
+            "v1",
+            status="completed" if i % 2 else "failed",
+            result=bool(i % 2),
+            reason=None,
+            attestation=f"att-{i}",
+            agent_id=None,
+            now=T0 + 3,
+        ),
+    )
+    assert results.count(True) == 1
+    rec = run(store.get_verification("v1"))
+    assert rec is not None and rec.attestation == f"att-{results.index(True)}"
+
+
+def test_transition_agent_race(store: SQLiteStore, url: str) -> None:
+    setup(store)
+    run(store.create_agent(agent()))
+    results = race(
+        url,
+        lambda s, i: s.transition_agent(
+            "a1", "provisioned", "running", T0 + 1, require_unexpired=True, running_at=T0 + i
+        ),
+    )
+    assert results.count(True) == 1
+    rec = run(store.get_agent("a1"))
+    assert rec is not None and rec.state == "running"
+    assert rec.running_at == T0 + results.index(True)
+
+
+def test_use_once_race(store: SQLiteStore, url: str) -> None:
+    results = race(url, lambda s, i: s.use_once("dpop", "jti-1", T0 + 60, T0))
+    assert results.count(True) == 1
+
+
+def test_one_store_shared_by_threads(store: SQLiteStore) -> None:
+    # one instance, one connection, many threads: the lock serialises them
+    barrier = threading.Barrier(N_THREADS)
+    results: list[tuple[bool, bool]] = []
+    lock = threading.Lock()
+
+    def worker(i: int) -> None:
+        barrier.wait(timeout=60)
+        won = run(store.use_once("dpop", "shared", T0 + 60, T0))
+        mine = run(store.use_once("dpop", f"own-{i}", T0 + 60, T0))
+        with lock:
+            results.append((won, mine))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(N_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(results) == N_THREADS
+    assert [won for won, _ in results].count(True) == 1
+    assert all(mine for _, mine in results)
+
+
+# -- processes -------------------------------------------------------------------------------
+
+
+def _transition_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
+    try:
+        s = run(SQLiteStore.open(url))
+        barrier.wait(timeout=120)
+        ok = run(
+            s.transition_agent(
+                "a1", "provisioned", "running", T0 + 1, require_unexpired=True, running_at=T0 + i
+            )
+        )
+        run(s.close())
+        results.put((i, ok))
+    except BaseException as e:
+        results.put((i, f"error: {type(e).__name__}: {e}"))
+
+
+def _first_open_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
+    try:
+        barrier.wait(timeout=120)
+        s = run(SQLiteStore.open(url))  # a brand-new file: migrations race too
+        ok = run(s.use_once("dpop", "jti", T0 + 60, T0))
+        run(s.close())
+        results.put((i, ok))
+    except BaseException as e:
+        results.put((i, f"error: {type(e).__name__}: {e}"))
+
+
+def in_processes(target: Callable[..., None], url: str) -> dict[int, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(N_PROCESSES)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=target, args=(url, barrier, results, i)) for i in range(N_PROCESSES)
+    ]
+    for p in procs:
+        p.start()
+    out: dict[int, Any] = {}
+    try:
+        for _ in procs:
+            i, r = results.get(timeout=180)
+            out[i] = r
+    except queue.Empty:
+        pytest.fail(f"only {len(out)} of {N_PROCESSES} processes reported")
+    finally:
+        for p in procs:
+            p.join(timeout=60)
+        results.close()
+        results.join_thread()
+    assert [p.exitcode for p in procs] == [0] * N_PROCESSES
+    return out
+
+
+def test_transition_agent_race_across_processes(store: SQLiteStore, url: str) -> None:
+    setup(store)
+    run(store.create_agent(agent()))
+    out = in_processes(_transition_in_process, url)
+    assert sorted(out) == list(range(N_PROCESSES))
+    assert sorted(map(repr, out.values())) == sorted(["True"] + ["False"] * (N_PROCESSES - 1))
+    winner = next(i for i, ok in out.items() if ok is True)
+    rec = run(store.get_agent("a1"))
+    assert rec is not None and rec.state == "running" and rec.running_at == T0 + winner
+
+
+def test_first_open_race_across_processes(url: str) -> None:
+    out = in_processes(_first_open_in_process, url)
+    assert sorted(map(repr, out.values())) == sorted(["True"] + ["False"] * (N_PROCESSES - 1))
+    s = run(SQLiteStore.open(url))
+    try:
+        assert run(s.schema_version()) == len(load_migrations())
+    finally:
+        run(s.close())
