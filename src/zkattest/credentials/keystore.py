@@ -145,11 +145,14 @@ class KeyStore:
         assert isinstance(got, ProvingKey)
         return got
 
-    def dev_setup(self, circuit: str = "age_gte", *, force: bool = False) -> VerifyingKey:
+    def dev_setup(
+        self, circuit: str = "age_gte", *, force: bool = False, progress: bool | None = False
+    ) -> VerifyingKey:
         """Fill the store with DEVELOPMENT keys for a built-in circuit (a
         single-party setup: never for production).  Does nothing when the store
         already has keys for this version of the circuit, unless ``force``; keys for
-        another version (the circuit changed) are replaced.  Returns the
+        another version (the circuit changed) are replaced.  ``progress``: None draws
+        a bar on a terminal (see :func:`zkattest.groth16.dev_setup`).  Returns the
         verification key."""
         from ..circuit import dump_r1cs
         from ..groth16 import circuit_id, dev_setup, write_verification_key, write_zkey
@@ -165,7 +168,7 @@ class KeyStore:
             )
         r1cs = mod.compiled().r1cs
         data = dump_r1cs(r1cs)
-        pk, vk = dev_setup(r1cs, progress=False)
+        pk, vk = dev_setup(r1cs, progress=progress)
         vk = vk.with_circuit_id(circuit_id(data))
         self.path.mkdir(parents=True, exist_ok=True)
         # write to temporary names, then rename: readers never see half a key set

@@ -58,6 +58,9 @@ class Verifier:
         self._issuers = frozenset(trusted_issuers)
         if not all(isinstance(k, IssuerKey) for k in self._issuers):
             raise errors.InvalidInput("trusted_issuers must be IssuerKey values")
+        # coordinates of the (already validated) trusted keys: a presentation's key is
+        # compared by value, so no curve arithmetic runs for an untrusted one
+        self._issuer_xy = frozenset((k.Ax, k.Ay) for k in self._issuers)
         self._circuits: dict[str, VerifyingKey] | None = None
         if circuits is not None:
             self._circuits = {}
@@ -75,6 +78,14 @@ class Verifier:
 
     def __repr__(self) -> str:
         return f"Verifier({len(self._issuers)} trusted issuer(s), max_skew_days={self._skew})"
+
+    def trusts(self, issuer: IssuerKey) -> bool:
+        """Whether ``issuer`` is one of the trusted issuer keys."""
+        return (issuer.Ax, issuer.Ay) in self._issuer_xy
+
+    @property
+    def trusted_issuers(self) -> frozenset[IssuerKey]:
+        return self._issuers
 
     def _circuit_keys(self) -> Mapping[str, VerifyingKey]:
         if self._circuits is None:
@@ -102,11 +113,7 @@ class Verifier:
         pub = p.public
         if len(pub) != vk.n_public or len(pub) != 9 or pub[_RESULT] not in (0, 1):
             return Decision.invalid(Reason.INVALID_PROOF)
-        try:
-            issuer = IssuerKey(pub[_AX], pub[_AY])
-        except errors.InvalidInput:
-            return Decision.invalid(Reason.UNTRUSTED_ISSUER)
-        if issuer not in self._issuers:
+        if (pub[_AX], pub[_AY]) not in self._issuer_xy:
             return Decision.invalid(Reason.UNTRUSTED_ISSUER)
         if pub[_TODAY] != req.today:
             return Decision.invalid(Reason.STALE_TODAY)

@@ -1,0 +1,36 @@
+"""Micro-agents: just-in-time, single-use identities that verify or prove one
+statement and sign one attestation (DESIGN.md, "Micro-agent lifecycle")."""
+
+from __future__ import annotations
+
+from .agent import (
+    AgentError,
+    AgentRuntime,
+    AgentSettings,
+    DelegatedWork,
+    MicroAgent,
+    Outcome,
+    ProofWork,
+    request_of,
+)
+from .attestation import TYP, AttestationInvalid, VerifiedAttestation, verify_attestation
+from .pool import PoolStats, Saturated, Slot, WorkPool
+
+__all__ = [
+    "TYP",
+    "AgentError",
+    "AgentRuntime",
+    "AgentSettings",
+    "AttestationInvalid",
+    "DelegatedWork",
+    "MicroAgent",
+    "Outcome",
+    "PoolStats",
+    "ProofWork",
+    "Saturated",
+    "Slot",
+    "VerifiedAttestation",
+    "WorkPool",
+    "request_of",
+    "verify_attestation",
+]

@@ -1,0 +1,381 @@
+"""Micro-agents: provisioned just in time, used once, retired.
+
+Lifecycle (DESIGN.md): ``provisioned`` (ephemeral P-256 key + JWT-SVID minted,
+record stored) -> ``running`` (verify or prove, on the :class:`WorkPool`) ->
+``attested`` (one signature; the key is destroyed) -> ``retired``; or ``failed`` /
+``expired``.  Every transition is a compare-and-set in the store, so of many
+concurrent attempts to use one agent exactly one wins, across threads, processes
+and replicas.  The key lives only in this process's memory: an agent that did not
+finish before a crash can never sign (the sweeper marks it expired).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .. import errors
+from ..credentials import (
+    Credential,
+    CredentialError,
+    Decision,
+    ExpiredCredential,
+    Holder,
+    InvalidSignature,
+    KeyStore,
+    Presentation,
+    Reason,
+    Request,
+    Verifier,
+    WrongHolder,
+)
+from ..groth16 import dump_proof
+from ..identity import EcKey, SpiffeId, TrustDomainKey, mint_svid, sign_compact
+from ..store import AgentRecord, Store, VerificationRecord
+from .attestation import TYP
+from .pool import Slot, WorkPool
+
+__all__ = [
+    "AgentError",
+    "AgentRuntime",
+    "AgentSettings",
+    "DelegatedWork",
+    "MicroAgent",
+    "Outcome",
+    "ProofWork",
+]
+
+log = logging.getLogger("zkattest.agents")
+
+
+class AgentError(errors.ZkAttestError):
+    """The agent cannot be used (already used, expired, or retired): ``reason``."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSettings:
+    trust_domain: str
+    svid_ttl: int = 30  # seconds; also the agent's lifetime (<= 60)
+    attestation_ttl: int = 600
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.svid_ttl <= 60:
+            raise errors.InvalidParameter("svid_ttl must be 1..60 seconds")
+        if not 1 <= self.attestation_ttl <= 86400:
+            raise errors.InvalidParameter("attestation_ttl must be 1..86400 seconds")
+
+
+@dataclass(slots=True)
+class ProofWork:
+    """Holder-side proving: the agent verifies this presentation."""
+
+    presentation: Presentation
+
+
+@dataclass(slots=True)
+class DelegatedWork:
+    """Delegated proving: the agent proves with the holder's witness, then drops it.
+    (CPython ints cannot be wiped; the references are dropped as soon as the
+    proof exists.)"""
+
+    credential: Credential | None
+    holder: Holder | None
+
+    def __repr__(self) -> str:
+        return "DelegatedWork(<redacted>)"
+
+    def wipe(self) -> None:
+        self.credential = None
+        self.holder = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    agent_id: str
+    status: str  # "completed" | "failed"
+    result: bool | None
+    reason: str | None
+    attestation: str | None
+
+
+_CRED_REASONS: dict[type[CredentialError], str] = {
+    WrongHolder: "wrong_holder",
+    InvalidSignature: "invalid_credential",
+    ExpiredCredential: "expired_credential",
+}
+
+
+def request_of(v: VerificationRecord) -> Request:
+    return Request(
+        predicate=v.predicate,
+        min_age=int(v.params["min_age"]),
+        nonce=int(v.nonce),
+        rp_scope=int(v.rp_scope),
+        today=v.today,
+        schema=int(v.schema),
+    )
+
+
+class MicroAgent:
+    """One agent: its record's id, SPIFFE ID and SVID, and its private key (memory only)."""
+
+    def __init__(self, runtime: AgentRuntime, record: AgentRecord, key: EcKey, svid: str) -> None:
+        self._rt = runtime
+        self.record = record
+        self.id = record.id
+        self.spiffe_id = record.spiffe_id
+        self.svid = svid
+        self._key: EcKey | None = key
+
+    def __repr__(self) -> str:
+        return f"MicroAgent({self.spiffe_id!r})"
+
+    async def _cas(self, frm: str, to: str, *, fresh: bool, **fields: Any) -> None:
+        now = self._rt.clock()
+        if not await self._rt.store.transition_agent(
+            self.id, frm, to, now, require_unexpired=fresh, **fields
+        ):
+            rec = await self._rt.store.get_agent(self.id)
+            if rec is not None and rec.state == frm and rec.expires_at <= now:
+                raise AgentError("agent_expired", f"agent {self.id} expired")
+            state = rec.state if rec is not None else "unknown"
+            raise AgentError("agent_used", f"agent {self.id} is {state}, not {frm}")
+
+    async def start(self) -> None:
+        """provisioned -> running (once; refused after expiry)."""
+        await self._cas("provisioned", "running", fresh=True, running_at=self._rt.clock())
+
+    async def attest(self, claims: dict[str, Any]) -> str:
+        """running -> attested, then the one signature; the key is destroyed."""
+        key = self._key
+        if key is None:
+            raise AgentError("agent_used", f"agent {self.id} has no key any more")
+        jti = secrets.token_urlsafe(16)
+        await self._cas(
+            "running", "attested", fresh=True, attested_at=self._rt.clock(), attestation_jti=jti
+        )
+        try:
+            return sign_compact(
+                {**claims, "jti": jti}, key, typ=TYP, kid=self.record.key_thumbprint
+            )
+        finally:
+            self.destroy()
+
+    async def retire(self) -> None:
+        await self._cas("attested", "retired", fresh=False, retired_at=self._rt.clock())
+
+    async def fail(self, reason: str) -> None:
+        """provisioned/running -> failed (no-op if it already left those states)."""
+        self.destroy()
+        for frm in ("running", "provisioned"):
+            if await self._rt.store.transition_agent(
+                self.id,
+                frm,
+                "failed",
+                self._rt.clock(),
+                require_unexpired=False,
+                failed_reason=reason,
+            ):
+                return
+
+    def destroy(self) -> None:
+        if self._key is not None:
+            self._key.destroy()
+            self._key = None
+
+
+class AgentRuntime:
+    """Provisions agents and runs one verification through one agent."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        trust: TrustDomainKey,
+        verifier: Verifier,
+        keys: KeyStore,
+        circuit_id: str,
+        pool: WorkPool,
+        settings: AgentSettings,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.trust = trust
+        self.verifier = verifier
+        self.keys = keys
+        self.circuit_id = circuit_id
+        self.pool = pool
+        self.settings = settings
+        self.clock = clock
+
+    async def provision(self, v: VerificationRecord, task: str) -> MicroAgent:
+        """A new agent for verification ``v`` (its audience is the SVID's ``aud``)."""
+        now = self.clock()
+        agent_id = secrets.token_urlsafe(16)
+        spiffe = SpiffeId.agent(self.settings.trust_domain, task, agent_id)
+        key = EcKey.generate()
+        pub = key.public()
+        jti = secrets.token_urlsafe(16)
+        svid = mint_svid(
+            self.trust.key,
+            self.trust.kid,
+            spiffe_id=spiffe,
+            audience=v.audience,
+            agent_jwk=pub.jwk(),
+            ttl=self.settings.svid_ttl,
+            now=int(now),
+            jti=jti,
+        )
+        rec = AgentRecord(
+            id=agent_id,
+            spiffe_id=str(spiffe),
+            verification_id=v.id,
+            task=task,
+            state="provisioned",
+            audience=v.audience,
+            svid_jti=jti,
+            key_thumbprint=pub.thumbprint(),
+            created_at=now,
+            expires_at=float(int(now) + self.settings.svid_ttl),
+            running_at=None,
+            attested_at=None,
+            retired_at=None,
+            failed_reason=None,
+            attestation_jti=None,
+        )
+        try:
+            await self.store.create_agent(rec)
+        except BaseException:
+            key.destroy()
+            raise
+        log.info("agent provisioned", extra={"agent": agent_id, "task": task})
+        return MicroAgent(self, rec, key, svid)
+
+    def _run(self, req: Request, work: ProofWork | DelegatedWork) -> tuple[Decision, Presentation]:
+        """On a worker thread: (decision, presentation checked)."""
+        if isinstance(work, ProofWork):
+            return self.verifier.check(work.presentation, req), work.presentation
+        cred, holder = work.credential, work.holder
+        work.wipe()
+        assert cred is not None and holder is not None
+        try:
+            pres = holder.present(cred, req, keys=self.keys)
+        finally:
+            del holder
+        return self.verifier.check(pres, req), pres
+
+    async def handle(
+        self, v: VerificationRecord, work: ProofWork | DelegatedWork, slot: Slot
+    ) -> Outcome:
+        """Provision an agent for ``v`` (already moved to ``presented`` by the caller),
+        run ``work`` in the pool on ``slot``, attest, retire; the verification is
+        finished in the store either way."""
+        mode = "proof" if isinstance(work, ProofWork) else "delegated"
+        try:
+            agent = await self.provision(
+                v, f"{'verify' if mode == 'proof' else 'prove'}-{v.predicate}"
+            )
+        except BaseException:
+            slot.release()
+            if isinstance(work, DelegatedWork):
+                work.wipe()
+            raise
+        try:
+            return await self._handle(agent, v, work, slot, mode)
+        finally:
+            agent.destroy()
+            slot.release_unless_submitted()
+
+    async def _handle(
+        self,
+        agent: MicroAgent,
+        v: VerificationRecord,
+        work: ProofWork | DelegatedWork,
+        slot: Slot,
+        mode: str,
+    ) -> Outcome:
+        req = request_of(v)
+        reason: str | None = None
+        try:
+            await agent.start()
+            cred = work.credential if isinstance(work, DelegatedWork) else None
+            if cred is not None and not self.verifier.trusts(cred.issuer):
+                assert isinstance(work, DelegatedWork)
+                work.wipe()
+                reason = Reason.UNTRUSTED_ISSUER.value
+            if reason is None:
+                try:
+                    decision, pres = await self.pool.run(slot, self._run, req, work)
+                except CredentialError as e:
+                    reason = next(
+                        (r for t, r in _CRED_REASONS.items() if isinstance(e, t)),
+                        "schema_mismatch",
+                    )
+                else:
+                    if not decision.valid:
+                        reason = decision.reason.value if decision.reason else "invalid_proof"
+            if reason is not None:
+                return await self._fail(agent, v, reason)
+            now = int(self.clock())
+            assert decision.result is not None
+            pub = pres.public
+            claims = {
+                "iss": agent.spiffe_id,
+                "sub": v.id,
+                "aud": v.audience,
+                "iat": now,
+                "exp": now + self.settings.attestation_ttl,
+                "nonce": v.nonce,
+                "rp_scope": v.rp_scope,
+                "today": v.today,
+                "predicate": v.predicate,
+                "params": dict(v.params),
+                "result": decision.result,
+                "circuit_id": pres.circuit_id,
+                "proof": dump_proof(pres.proof),
+                "public_signals": [str(x) for x in pub],
+                "nullifier": str(pub[1]),
+                "issuer": {"Ax": str(pub[2]), "Ay": str(pub[3])},
+                "mode": mode,
+                "svid": agent.svid,
+            }
+            token = await agent.attest(claims)
+        except AgentError as e:
+            return await self._fail(agent, v, e.reason)
+        ok = await self.store.finish_verification(
+            v.id,
+            status="completed",
+            result=decision.result,
+            reason=None,
+            attestation=token,
+            agent_id=agent.id,
+            now=self.clock(),
+        )
+        await agent.retire()
+        if not ok:  # swept as expired while the agent worked: the attestation is not released
+            log.warning("verification expired while its agent worked", extra={"agent": agent.id})
+            return Outcome(agent.id, "failed", None, "verification_expired", None)
+        log.info("agent attested and retired", extra={"agent": agent.id})
+        return Outcome(agent.id, "completed", decision.result, None, token)
+
+    async def _fail(self, agent: MicroAgent, v: VerificationRecord, reason: str) -> Outcome:
+        await agent.fail(reason)
+        await self.store.finish_verification(
+            v.id,
+            status="failed",
+            result=None,
+            reason=reason,
+            attestation=None,
+            agent_id=agent.id,
+            now=self.clock(),
+        )
+        log.info("agent failed", extra={"agent": agent.id, "reason": reason})
+        return Outcome(agent.id, "failed", None, reason, None)

@@ -1,0 +1,183 @@
+"""Service configuration: defaults < TOML file < environment < command line.
+
+File: ``--config PATH``, else ``$ZKATTEST_CONFIG``, else ``<data_dir>/zkattest.toml``
+when it exists.  Keys are the field names of :class:`Config` (top level, or under a
+``[service]`` table).  Environment: ``ZKATTEST_<FIELD>`` in upper case
+(``ZKATTEST_PORT=9000``; lists separated by ``os.pathsep``; booleans
+``true/false/1/0/yes/no``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from .. import errors
+
+__all__ = ["Config", "ConfigError", "default_data_dir", "load_config"]
+
+_TD = re.compile(r"[a-z0-9._-]{1,255}")
+
+
+class ConfigError(errors.InvalidParameter):
+    """The configuration is invalid (the message names the key)."""
+
+
+class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    #: state directory: database, trust-domain key, circuit keys, dev issuer
+    data_dir: str = ""
+    #: base URL the holder reaches us at (request URIs); default http://host:port
+    public_url: str = ""
+    trust_domain: str = "zkattest.local"
+    #: default sqlite:///<data_dir>/zkattest.db
+    database_url: str = ""
+    #: circuit keys; default $ZKATTEST_KEY_DIR, else <data_dir>/keys
+    key_dir: str = ""
+    verification_ttl: int = 300
+    svid_ttl: int = 30
+    attestation_ttl: int = 600
+    max_body_bytes: int = 65536
+    #: proving/verifying threads (0: one per core) and jobs that may wait for one
+    workers: int = 0
+    queue: int = 32
+    #: trusted credential issuers: public key files (zkattest keygen --public)
+    trusted_issuers: list[str] = msgspec.field(default_factory=list)
+    #: create and trust a DEVELOPMENT issuer (<data_dir>/dev-issuer.json) for the demo
+    dev_issuer: bool = True
+    sweep_interval: float = 5.0
+    max_skew_days: int = 1
+    log_level: str = "info"
+    access_log: bool = False
+
+    def __post_init__(self) -> None:
+        def bad(key: str, why: str) -> ConfigError:
+            return ConfigError(f"config {key}: {why}")
+
+        if not 0 <= self.port <= 65535:
+            raise bad("port", "must be 0..65535")
+        if not _TD.fullmatch(self.trust_domain):
+            raise bad("trust_domain", "lowercase letters, digits, '.', '-', '_' only")
+        if not 10 <= self.verification_ttl <= 86400:
+            raise bad("verification_ttl", "must be 10..86400 seconds")
+        if not 1 <= self.svid_ttl <= 60:
+            raise bad("svid_ttl", "must be 1..60 seconds (JWT-SVIDs are short-lived)")
+        if not 1 <= self.attestation_ttl <= 86400:
+            raise bad("attestation_ttl", "must be 1..86400 seconds")
+        if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
+            raise bad("max_body_bytes", "must be 1 KiB..16 MiB")
+        if not 0 <= self.workers <= 256 or not 0 <= self.queue <= 100_000:
+            raise bad("workers/queue", "out of range")
+        if not 0.1 <= self.sweep_interval <= 3600:
+            raise bad("sweep_interval", "must be 0.1..3600 seconds")
+        if not 0 <= self.max_skew_days <= 31:
+            raise bad("max_skew_days", "must be 0..31")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error"):
+            raise bad("log_level", "debug, info, warning or error")
+        if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
+            raise bad("public_url", "must be an http(s) URL without query or fragment")
+
+    # resolved paths -----------------------------------------------------------
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir) if self.data_dir else default_data_dir()
+
+    @property
+    def key_path(self) -> Path:
+        if self.key_dir:
+            return Path(self.key_dir)
+        env = os.environ.get("ZKATTEST_KEY_DIR")
+        return Path(env) if env else self.data_path / "keys"
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_path / 'zkattest.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def n_workers(self) -> int:
+        return self.workers or os.cpu_count() or 1
+
+
+def default_data_dir() -> Path:
+    """``$ZKATTEST_DATA_DIR``, else ``$XDG_DATA_HOME/zkattest/service``, else
+    ``~/.local/share/zkattest/service``."""
+    env = os.environ.get("ZKATTEST_DATA_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".local" / "share"
+    return base / "zkattest" / "service"
+
+
+_FIELDS = set(Config.__struct_fields__)
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _FIELDS:
+        raw = env.get(f"ZKATTEST_{name.upper()}")
+        if raw is None or name == "key_dir":  # key_dir's env var is read by key_path
+            continue
+        if name == "trusted_issuers":
+            out[name] = [p for p in raw.split(os.pathsep) if p]
+        elif name in ("dev_issuer", "access_log"):
+            low = raw.strip().lower()
+            if low not in ("1", "0", "true", "false", "yes", "no"):
+                raise ConfigError(f"ZKATTEST_{name.upper()}: expected true or false")
+            out[name] = low in ("1", "true", "yes")
+        else:
+            out[name] = raw
+    return out
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Config:
+    """The configuration from the file, the environment and ``overrides`` (CLI)."""
+    env = os.environ if env is None else env
+    layers: dict[str, Any] = {}
+    env_vals = _from_env(env)
+    over = {k: v for k, v in (overrides or {}).items() if v is not None}
+    if path is None:
+        path = env.get("ZKATTEST_CONFIG") or None
+    if path is None:
+        data_dir = over.get("data_dir") or env_vals.get("data_dir")
+        guess = (Path(data_dir) if data_dir else default_data_dir()) / "zkattest.toml"
+        path = guess if guess.is_file() else None
+    if path is not None:
+        try:
+            with open(path, "rb") as f:
+                doc = tomllib.load(f)
+        except OSError as e:
+            raise ConfigError(f"cannot read config file {path}: {e.strerror}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {path}: {e}") from None
+        if isinstance(doc.get("service"), dict):
+            doc = doc["service"]
+        unknown = sorted(set(doc) - _FIELDS)
+        if unknown:
+            raise ConfigError(f"config file {path}: unknown keys {', '.join(unknown)}")
+        layers.update(doc)
+    layers.update(env_vals)
+    layers.update(over)
+    try:
+        return msgspec.convert(layers, Config, strict=False)
+    except msgspec.ValidationError as e:
+        raise ConfigError(f"config: {e}") from None

@@ -1,0 +1,129 @@
+"""What the controllers use, opened in the app's lifespan and kept on ``app.state``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as _dt
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar
+
+from ..agents import AgentRuntime, AgentSettings, WorkPool
+from ..credentials import Verifier
+from ..identity import TrustBundle
+from ..store import Store, StoreError, open_store
+from .bootstrap import Resources
+
+__all__ = ["Services", "iso", "lifespan", "services"]
+
+log = logging.getLogger("zkattest.service")
+BUNDLE_SEQUENCE = 1
+BUNDLE_REFRESH_HINT = 300
+
+
+def iso(t: float | None) -> str | None:
+    if t is None:
+        return None
+    return (
+        _dt.datetime.fromtimestamp(t, _dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    )
+
+
+@dataclass
+class Services:
+    res: Resources
+    store: Store
+    pool: WorkPool
+    runtime: AgentRuntime
+    verifier: Verifier
+    bundle: TrustBundle
+    clock: Callable[[], float] = time.time
+    swept: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Any:
+        return self.res.config
+
+
+def services(app: Litestar) -> Services:
+    svc = app.state.get("zk")
+    assert isinstance(svc, Services)
+    return svc
+
+
+async def _sweeper(svc: Services, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            n = await svc.store.sweep(svc.clock())
+            for k, v in n.items():
+                svc.swept[k] = svc.swept.get(k, 0) + v
+            if any(n.values()):
+                log.info("swept expired state: %s", n)
+        except StoreError as e:
+            log.warning("sweep failed: %s", type(e).__name__)
+
+
+def lifespan_for(
+    res: Resources, clock: Callable[[], float]
+) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        cfg = res.config
+        store = await open_store(cfg.db_url)
+        pool = WorkPool(cfg.n_workers, cfg.queue)
+        verifier = Verifier(
+            res.issuers, circuits=[res.vk], keys=res.keys, max_skew_days=cfg.max_skew_days
+        )
+        runtime = AgentRuntime(
+            store=store,
+            trust=res.trust,
+            verifier=verifier,
+            keys=res.keys,
+            circuit_id=res.circuit_id,
+            pool=pool,
+            settings=AgentSettings(
+                trust_domain=cfg.trust_domain,
+                svid_ttl=cfg.svid_ttl,
+                attestation_ttl=cfg.attestation_ttl,
+            ),
+            clock=clock,
+        )
+        # warm the proving key so the first delegated request does not pay for it
+        await asyncio.get_running_loop().run_in_executor(None, res.keys.proving_key, "age_gte")
+        svc = Services(
+            res=res,
+            store=store,
+            pool=pool,
+            runtime=runtime,
+            verifier=verifier,
+            bundle=res.trust.bundle(BUNDLE_SEQUENCE, BUNDLE_REFRESH_HINT),
+            clock=clock,
+        )
+        await store.sweep(clock())  # whatever a previous run left in flight
+        app.state.zk = svc
+        task = asyncio.create_task(_sweeper(svc, cfg.sweep_interval))
+        log.info(
+            "zkattest serving trust domain %s at %s (%d proof workers)",
+            cfg.trust_domain,
+            cfg.base_url,
+            pool.workers,
+        )
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            pool.shutdown()
+            await store.close()
+
+    return lifespan
+
+
+lifespan = lifespan_for

@@ -1,0 +1,302 @@
+"""The verification flow: RP creates, holder fetches once and presents, RP reads.
+
+  POST /v1/verifications                      RP: predicate, audience, PKCE challenge
+  GET  /v1/requests/{token}                   holder, once: what to prove + presentation token
+  POST /v1/verifications/{id}/presentation    holder: a proof, or credential + secret (delegated)
+  GET  /v1/verifications/{id}?code_verifier=  RP: status and the signed attestation
+
+One-time steps are conditional updates in the store: of concurrent attempts exactly
+one wins, across processes and restarts.  Bad input is refused before anything is
+consumed; once a presentation is accepted for checking, its verification ends
+``completed`` or ``failed`` (the reason is recorded), never half-done.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import Parameter
+
+from .. import errors
+from ..agents import DelegatedWork, ProofWork
+from ..credentials import PERSON, Credential, Holder, Presentation, to_field
+from ..store import VerificationRecord
+from .problems import ApiError
+from .schemas import (
+    CreateVerification,
+    DelegatedSubmission,
+    HolderRequest,
+    IssuerView,
+    PresentationResult,
+    ProofSubmission,
+    RequestView,
+    VerificationCreated,
+    VerificationStatus,
+)
+from .state import Services, iso, services
+
+__all__ = ["RequestController", "VerificationController"]
+
+log = logging.getLogger("zkattest.service")
+_VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
+
+
+def _h(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _s256(verifier: str) -> str:
+    d = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+
+
+def _today(now: float) -> int:
+    d = _dt.datetime.fromtimestamp(now, _dt.UTC).date()
+    return d.year * 10000 + d.month * 100 + d.day
+
+
+def _check_id(vid: str) -> str:
+    if not _ID.fullmatch(vid):
+        raise ApiError(404, "no such verification")
+    return vid
+
+
+async def _get(svc: Services, vid: str) -> VerificationRecord:
+    v = await svc.store.get_verification(_check_id(vid))
+    if v is None:
+        raise ApiError(404, "no such verification")
+    return v
+
+
+def _bearer(request: Request[Any, Any, Any]) -> str:
+    auth = request.headers.get("authorization", "")
+    scheme, _, tok = auth.partition(" ")
+    if scheme.lower() != "bearer" or not _TOKEN.fullmatch(tok.strip()):
+        raise ApiError(
+            401,
+            "a presentation needs 'Authorization: Bearer <presentation_token>' "
+            "from the request URI",
+            headers={"WWW-Authenticate": 'Bearer realm="zkattest"'},
+        )
+    return tok.strip()
+
+
+def _status(v: VerificationRecord, now: float) -> str:
+    if v.status in ("pending", "presented") and v.expires_at <= now:
+        return "expired"
+    return v.status
+
+
+class VerificationController(Controller):
+    path = "/v1/verifications"
+    tags = ["verifications"]  # noqa: RUF012 (Litestar declares it an instance attribute)
+
+    @post("/", status_code=201, summary="Create a verification (relying party)")
+    async def create(
+        self, request: Request[Any, Any, Any], data: CreateVerification
+    ) -> VerificationCreated:
+        svc = services(request.app)
+        now = svc.clock()
+        cfg = svc.config
+        token = secrets.token_urlsafe(32)
+        nonce = str(secrets.randbelow(_R))
+        scope = str(to_field(data.audience, "rp_scope"))
+        params = {"min_age": data.params.min_age}
+        v = VerificationRecord(
+            id=secrets.token_urlsafe(16),
+            status="pending",
+            predicate=data.predicate,
+            params=params,
+            audience=data.audience,
+            nonce=nonce,
+            rp_scope=scope,
+            today=_today(now),
+            schema=str(PERSON.id),
+            code_challenge=data.code_challenge,
+            request_token_hash=_h(token),
+            created_at=now,
+            expires_at=now + cfg.verification_ttl,
+            request_fetched_at=None,
+            presentation_token_hash=None,
+            presented_at=None,
+            mode=None,
+            agent_id=None,
+            result=None,
+            reason=None,
+            attestation=None,
+            completed_at=None,
+            client_id=None,
+        )
+        await svc.store.create_verification(v)
+        log.info("verification created", extra={"verification": v.id})
+        return VerificationCreated(
+            id=v.id,
+            status=v.status,
+            predicate=v.predicate,
+            params=params,
+            audience=v.audience,
+            nonce=nonce,
+            rp_scope=scope,
+            today=v.today,
+            expires_at=iso(v.expires_at) or "",
+            request_uri=f"{cfg.base_url}/v1/requests/{token}",
+        )
+
+    @get("/{vid:str}", summary="Status and attestation (relying party, with the PKCE verifier)")
+    async def read(
+        self,
+        request: Request[Any, Any, Any],
+        vid: str,
+        code_verifier: str | None = Parameter(
+            query="code_verifier", default=None, description="the RFC 7636 code_verifier"
+        ),
+    ) -> VerificationStatus:
+        svc = services(request.app)
+        if code_verifier is None:
+            raise ApiError(400, "code_verifier is required", reason="missing_code_verifier")
+        if not _VERIFIER.fullmatch(code_verifier):
+            raise ApiError(400, "code_verifier must be 43-128 unreserved characters")
+        v = await _get(svc, vid)
+        if not hmac.compare_digest(_s256(code_verifier), v.code_challenge):
+            raise ApiError(403, "the code_verifier does not match", reason="pkce_mismatch")
+        return VerificationStatus(
+            id=v.id,
+            status=_status(v, svc.clock()),
+            result=v.result,
+            reason=v.reason,
+            attestation=v.attestation,
+            agent_id=v.agent_id,
+            audience=v.audience,
+            expires_at=iso(v.expires_at) or "",
+            completed_at=iso(v.completed_at),
+        )
+
+    @post(
+        "/{vid:str}/presentation",
+        status_code=200,
+        summary="Present a proof, or the witness for delegated proving (holder)",
+    )
+    async def present(
+        self,
+        request: Request[Any, Any, Any],
+        vid: str,
+        data: ProofSubmission | DelegatedSubmission,
+    ) -> PresentationResult:
+        svc = services(request.app)
+        token = _bearer(request)
+        _check_id(vid)
+        work = _work(data)  # parse before anything is consumed
+        mode = "proof" if isinstance(work, ProofWork) else "delegated"
+        try:
+            v = await _get(svc, vid)
+            slot = svc.pool.reserve()
+        except BaseException:
+            if isinstance(work, DelegatedWork):
+                work.wipe()
+            raise
+        now = svc.clock()
+        try:
+            won = await svc.store.begin_presentation(
+                vid, _h(token), mode, now, now + svc.config.svid_ttl + 5
+            )
+            if not won:
+                raise await _why_not(svc, vid, token, now)
+        except BaseException:
+            slot.release()
+            if isinstance(work, DelegatedWork):
+                work.wipe()
+            raise
+        out = await svc.runtime.handle(v, work, slot)
+        if out.status != "completed":
+            raise ApiError(
+                422,
+                f"the presentation was refused: {out.reason}",
+                slug="presentation-refused",
+                reason=out.reason,
+            )
+        assert out.result is not None
+        return PresentationResult(vid, "completed", out.result, out.agent_id)
+
+
+def _work(data: ProofSubmission | DelegatedSubmission) -> ProofWork | DelegatedWork:
+    try:
+        if isinstance(data, ProofSubmission):
+            return ProofWork(Presentation.from_json(msgspec.json.encode(data.presentation)))
+        cred = Credential.from_json(msgspec.json.encode(data.credential))
+        secret = int(data.holder_secret)
+        try:
+            holder = Holder(secret)
+        finally:
+            del secret
+        return DelegatedWork(cred, holder)
+    except errors.InvalidInput as e:
+        raise ApiError(422, str(e), slug="malformed-presentation", reason="malformed") from None
+
+
+async def _why_not(svc: Services, vid: str, token: str, now: float) -> ApiError:
+    v = await svc.store.get_verification(vid)
+    if v is None:
+        return ApiError(404, "no such verification")
+    if v.presentation_token_hash is None or not hmac.compare_digest(
+        v.presentation_token_hash, _h(token)
+    ):
+        return ApiError(
+            403, "the presentation token is not this verification's", reason="bad_token"
+        )
+    if v.status != "pending":
+        return ApiError(
+            409, f"the verification was already presented ({v.status})", reason="replay"
+        )
+    if v.expires_at <= now:
+        return ApiError(410, "the verification expired", reason="expired")
+    return ApiError(409, "the verification cannot take a presentation now", reason="conflict")
+
+
+class RequestController(Controller):
+    path = "/v1/requests"
+    tags = ["holder"]  # noqa: RUF012 (Litestar declares it an instance attribute)
+
+    @get("/{token:str}", summary="What to prove (holder; the request URI works once)")
+    async def fetch(self, request: Request[Any, Any, Any], token: str) -> HolderRequest:
+        svc = services(request.app)
+        if not _TOKEN.fullmatch(token):
+            raise ApiError(404, "no such request")
+        now = svc.clock()
+        ptoken = secrets.token_urlsafe(32)
+        v = await svc.store.claim_request(_h(token), _h(ptoken), now)
+        if v is None:
+            old = await svc.store.find_by_request_token(_h(token))
+            if old is None:
+                raise ApiError(404, "no such request")
+            if old.request_fetched_at is not None:
+                raise ApiError(410, "this request URI was already used", reason="used")
+            raise ApiError(410, "the verification expired or ended", reason="expired")
+        cfg = svc.config
+        return HolderRequest(
+            verification_id=v.id,
+            request=RequestView(
+                predicate=v.predicate,
+                min_age=int(v.params["min_age"]),
+                nonce=v.nonce,
+                rp_scope=v.rp_scope,
+                today=v.today,
+                schema=v.schema,
+            ),
+            circuit_id=svc.res.circuit_id,
+            trusted_issuers=[IssuerView(str(k.Ax), str(k.Ay)) for k in svc.res.issuers],
+            presentation_uri=f"{cfg.base_url}/v1/verifications/{v.id}/presentation",
+            presentation_token=ptoken,
+            expires_at=iso(v.expires_at) or "",
+        )
