@@ -144,7 +144,9 @@ class MicroAgent:
             self.id, frm, to, now, require_unexpired=fresh, **fields
         ):
             rec = await self._rt.store.get_agent(self.id)
-            if rec is not None and rec.state == frm and rec.expires_at <= now:
+            if rec is not None and (
+                rec.state == "expired" or (rec.state == frm and rec.expires_at <= now)
+            ):
                 raise AgentError("agent_expired", f"agent {self.id} expired")
             state = rec.state if rec is not None else "unknown"
             raise AgentError("agent_used", f"agent {self.id} is {state}, not {frm}")
@@ -293,6 +295,8 @@ class AgentRuntime:
         finally:
             agent.destroy()
             slot.release_unless_submitted()
+            if isinstance(work, DelegatedWork):
+                work.wipe()
 
     async def _handle(
         self,
@@ -350,6 +354,10 @@ class AgentRuntime:
             token = await agent.attest(claims)
         except AgentError as e:
             return await self._fail(agent, v, e.reason)
+        except Exception:
+            # never half-done: the agent and the verification end failed
+            await self._fail(agent, v, "internal_error")
+            raise
         ok = await self.store.finish_verification(
             v.id,
             status="completed",

@@ -82,13 +82,15 @@ def verify_attestation(
     now: int,
     circuits: Mapping[str, VerifyingKey] | None = None,
     nonce: str | None = None,
+    verification_id: str | None = None,
     leeway: int = 5,
 ) -> VerifiedAttestation:
     """Check ``token`` for ``audience`` at time ``now`` (see the module docstring).
 
     ``circuits`` (circuit id -> key): when given, the proof is re-verified and its
     public signals compared with the claims; an unknown circuit is refused.
-    ``nonce``: when given, must equal the claim.  Raises :class:`AttestationInvalid`.
+    ``nonce`` / ``verification_id``: when given, must equal the ``nonce`` / ``sub``
+    claim.  Raises :class:`AttestationInvalid`.
     """
     if not isinstance(token, str):
         raise AttestationInvalid("malformed", "an attestation is a compact JWS string")
@@ -103,7 +105,7 @@ def verify_attestation(
     try:
         svid = validate_svid(svid_tok, bundle, audience=audience, at=iat, leeway=0)
     except JoseError as e:
-        reason = "wrong_audience" if e.reason == "wrong_audience" else "invalid_svid"
+        reason = "wrong_audience" if e.reason == "bad_audience" else "invalid_svid"
         raise AttestationInvalid(reason, f"agent SVID: {e}") from None
     try:
         claims = verify_compact(token, lambda _h: svid.agent_key, typ=TYP)
@@ -128,9 +130,12 @@ def verify_attestation(
     result = _req(claims, "result", bool)
     if nonce is not None and _req(claims, "nonce", str) != nonce:
         raise AttestationInvalid("nonce_mismatch", "attestation nonce is not the expected one")
+    sub = _req(claims, "sub", str)
+    if verification_id is not None and sub != verification_id:
+        raise AttestationInvalid("wrong_verification", "attestation is for another verification")
     if circuits is not None:
         _check_proof(claims, circuits)
-    return VerifiedAttestation(claims, result, str(svid.spiffe_id), _req(claims, "sub", str))
+    return VerifiedAttestation(claims, result, str(svid.spiffe_id), sub)
 
 
 def _check_proof(claims: Mapping[str, Any], circuits: Mapping[str, VerifyingKey]) -> None:
@@ -148,7 +153,10 @@ def _check_proof(claims: Mapping[str, Any], circuits: Mapping[str, VerifyingKey]
     if len(pub) != len(pub_raw):
         raise AttestationInvalid("invalid_proof", "public signals are not decimal strings")
     params = _req(claims, "params", dict)
+    issuer = _req(claims, "issuer", dict)
     expect = {
+        _AX: _dec(issuer.get("Ax")),
+        _AY: _dec(issuer.get("Ay")),
         _RESULT: int(_req(claims, "result", bool)),
         _NULLIFIER: _dec(_req(claims, "nullifier", str)),
         _TODAY: _req(claims, "today", int),
@@ -166,7 +174,7 @@ def _check_proof(claims: Mapping[str, Any], circuits: Mapping[str, VerifyingKey]
         raise AttestationInvalid("invalid_proof", "the proof does not verify")
 
 
-def _dec(s: str) -> int:
-    if not _DEC.fullmatch(s):
+def _dec(s: object) -> int:
+    if not isinstance(s, str) or not _DEC.fullmatch(s):
         raise AttestationInvalid("malformed", "a decimal claim is malformed")
     return int(s)

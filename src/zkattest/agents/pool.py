@@ -42,9 +42,7 @@ class Slot:
         self._submitted = False
 
     def release(self) -> None:
-        if not self._released:
-            self._released = True
-            self._pool._release()
+        self._pool._release(self)
 
     def release_unless_submitted(self) -> None:
         """Release, unless a job runs on it (that job releases it when it ends)."""
@@ -55,7 +53,7 @@ class Slot:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.release()
+        self.release_unless_submitted()
 
 
 class PoolStats:
@@ -98,10 +96,14 @@ class WorkPool:
             self._in_flight += 1
         return Slot(self)
 
-    def _release(self) -> None:
-        with self._lock:
+    def _release(self, slot: Slot) -> None:
+        with self._lock:  # the job's done-callback and the request may both release
+            if slot._released:
+                return
+            slot._released = True
             self._in_flight -= 1
-            self._completed += 1
+            if slot._submitted:
+                self._completed += 1
 
     async def run(self, slot: Slot, fn: Callable[..., T], *args: object) -> T:
         """Run ``fn(*args)`` on a worker thread; the slot is released when it ends."""

@@ -106,7 +106,11 @@ class Verifier:
         )
         return d
 
-    def _check(self, p: Presentation, req: Request, verify: Callable[..., bool]) -> Decision:
+    def check_public(self, presentation: Presentation, request: Request) -> VerifyingKey | Decision:
+        """Every check but the proof's: an invalid :class:`Decision`, or the key the
+        proof must verify under (then :meth:`decide` with the proof's verdict).
+        Lets a caller verify many proofs in one batch (:func:`~zkattest.groth16.verify_batch`)."""
+        p, req = presentation, request
         vk = self._circuit_keys().get(p.circuit_id)
         if vk is None:
             return Decision.invalid(Reason.UNKNOWN_CIRCUIT)
@@ -127,10 +131,22 @@ class Verifier:
             return Decision.invalid(Reason.NONCE_MISMATCH)
         if pub[_SCOPE] != req.rp_scope:
             return Decision.invalid(Reason.SCOPE_MISMATCH)
+        return vk
+
+    @staticmethod
+    def decide(presentation: Presentation, proof_ok: bool) -> Decision:
+        """The decision for a presentation that passed :meth:`check_public`."""
+        if not proof_ok:
+            return Decision.invalid(Reason.INVALID_PROOF)
+        pub = presentation.public
+        return Decision(True, pub[_RESULT] == 1, None, pub[_NULLIFIER])
+
+    def _check(self, p: Presentation, req: Request, verify: Callable[..., bool]) -> Decision:
+        vk = self.check_public(p, req)
+        if isinstance(vk, Decision):
+            return vk
         try:
-            ok = verify(vk, list(pub), p.proof, expected_circuit_id=p.circuit_id)
+            ok = verify(vk, list(p.public), p.proof, expected_circuit_id=p.circuit_id)
         except errors.InvalidInput:
             ok = False
-        if not ok:
-            return Decision.invalid(Reason.INVALID_PROOF)
-        return Decision(True, pub[_RESULT] == 1, None, pub[_NULLIFIER])
+        return self.decide(p, ok)

@@ -60,4 +60,5 @@ def create_app(
             render_plugins=[JsonRenderPlugin()],
         ),
         debug=False,
+        logging_config=None,
     )
