@@ -4,6 +4,7 @@ valid yes/no and every refusal; the store ends consistent whatever happens."""
 from __future__ import annotations
 
 import contextlib
+import threading
 from pathlib import Path
 
 import msgspec
@@ -220,15 +221,19 @@ def test_verification_expired_while_agent_works(env: Env, pres_yes: Presentation
     """The clock jumps past the verification's deadline while the agent verifies and the
     sweeper runs; the agent (still alive) attests, but nothing is released."""
     v = run(env.presented(deadline=T0 + 10))  # agent lives until T0 + 30
-    real_check = env.verifier.check
+    real_check = env.verifier.check_public
     swept: list[dict[str, int]] = []
 
     def slow_check(presentation: Presentation, req: object) -> object:
         env.clock.t = T0 + 15
-        swept.append(run(env.store.sweep(env.clock.t)))  # on the worker thread
+        # the claim checks run on the event loop: sweep from another thread, as the
+        # sweeper of another replica would
+        t = threading.Thread(target=lambda: swept.append(run(env.store.sweep(env.clock.t))))
+        t.start()
+        t.join()
         return real_check(presentation, req)  # type: ignore[arg-type]
 
-    env.verifier.check = slow_check  # type: ignore[method-assign]
+    env.verifier.check_public = slow_check  # type: ignore[method-assign]
     out = run(env.runtime.handle(v, ProofWork(pres_yes), env.pool.reserve()))
     assert swept == [{"verifications_expired": 1, "agents_expired": 0, "one_use_purged": 0}]
     assert out == Outcome(out.agent_id, "failed", None, "verification_expired", None)
@@ -244,14 +249,16 @@ def test_verification_and_agent_expired_while_agent_works(env: Env, pres_yes: Pr
     """As the service sets it up (deadline = agent expiry + 5): a long stall expires
     both; the outcome is a failure and nothing is released."""
     v = run(env.presented())
-    real_check = env.verifier.check
+    real_check = env.verifier.check_public
 
     def slow_check(presentation: Presentation, req: object) -> object:
         env.clock.t = T0 + 3600
-        run(env.store.sweep(env.clock.t))
+        t = threading.Thread(target=lambda: run(env.store.sweep(env.clock.t)))
+        t.start()
+        t.join()
         return real_check(presentation, req)  # type: ignore[arg-type]
 
-    env.verifier.check = slow_check  # type: ignore[method-assign]
+    env.verifier.check_public = slow_check  # type: ignore[method-assign]
     out = run(env.runtime.handle(v, ProofWork(pres_yes), env.pool.reserve()))
     assert out.status == "failed" and out.attestation is None
     assert out.reason in ("agent_expired", "verification_expired")

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from zkattest import errors
 from zkattest.agents import PoolStats, Saturated, Slot, WorkPool
+from zkattest.credentials import KeyStore, Presentation
+from zkattest.groth16 import verify
 
 from .conftest import run, wait_until
 
@@ -251,12 +254,14 @@ def test_context_manager_does_not_free_a_running_job(pool: WorkPool) -> None:
 def test_stats(pool: WorkPool) -> None:
     s = pool.stats()
     assert isinstance(s, PoolStats)
+    idle = {"batches": 0, "largest_batch": 0, "verify_capacity": 256, "verify_in_flight": 0}
     assert s.to_dict() == {
         "capacity": 5,
         "completed": 0,
         "in_flight": 0,
         "rejected": 0,
         "workers": 2,
+        **idle,
     }
     for _ in range(3):
         run(pool.run(pool.reserve(), int))
@@ -266,7 +271,14 @@ def test_stats(pool: WorkPool) -> None:
         with pytest.raises(Saturated):
             pool.reserve()
     d = pool.stats().to_dict()
-    assert d == {"capacity": 5, "completed": 3, "in_flight": 5, "rejected": 2, "workers": 2}
+    assert d == {
+        "capacity": 5,
+        "completed": 3,
+        "in_flight": 5,
+        "rejected": 2,
+        "workers": 2,
+        **idle,
+    }
     for slot in held:
         slot.release()
     assert pool.stats().in_flight == 0
@@ -335,3 +347,70 @@ def test_200_threads_never_exceed_capacity() -> None:
     finally:
         all_tried.set()
         pool.shutdown()
+
+
+# ---------------------------------------------------------------- batch verification
+def _variants(keys: KeyStore, yes: Presentation, no: Presentation) -> list[tuple[list[int], Any]]:
+    """Valid and invalid (public signal changed, proofs swapped) items of one key."""
+    a, b = list(yes.public), list(no.public)
+    wrong = list(a)
+    wrong[7] = (wrong[7] + 1) % (1 << 250)  # the nonce
+    return [(a, yes.proof), (b, no.proof), (wrong, yes.proof), (a, no.proof), (b, yes.proof)]
+
+
+def test_batch_verdicts_match_plain_verify(
+    keys: KeyStore, pres_yes: Presentation, pres_no: Presentation
+) -> None:
+    """Each item of a batch gets the verdict a plain verify() gives it (the batch is
+    bisected when it fails), however the items are grouped."""
+    vk = keys.verifying_key("age_gte")
+    items = _variants(keys, pres_yes, pres_no) * 4
+    expected = [verify(vk, pub, proof) for pub, proof in items]
+    assert expected.count(True) == 8 and expected.count(False) == 12
+    pool = WorkPool(1, 0, max_batch=7)
+    try:
+
+        async def go() -> list[bool]:
+            slots = [pool.reserve("verify") for _ in items]
+            return await asyncio.gather(
+                *(
+                    pool.verify(s, vk, pub, proof)
+                    for s, (pub, proof) in zip(slots, items, strict=True)
+                )
+            )
+
+        assert run(go()) == expected
+        st = pool.stats()
+        assert st.verify_in_flight == 0 and st.batches >= 3 and st.largest_batch <= 7
+    finally:
+        pool.shutdown()
+
+
+def test_batch_run_directly(keys: KeyStore, pres_yes: Presentation, pres_no: Presentation) -> None:
+    """The batch step itself, on a fixed list: verdicts in order, cancelled futures skipped."""
+    from concurrent.futures import Future
+
+    from zkattest.agents.pool import _Batcher
+
+    vk = keys.verifying_key("age_gte")
+    items = _variants(keys, pres_yes, pres_no)
+    futs: list[Future[bool]] = [Future() for _ in items]
+    futs[1].cancel()
+    _Batcher._run(vk, [(vk, pub, proof, f) for (pub, proof), f in zip(items, futs, strict=True)])
+    got = [None if f.cancelled() else f.result() for f in futs]
+    assert got == [True, None, False, False, False]
+
+
+def test_verify_slots_bounded_separately(pool: WorkPool) -> None:
+    """Slow jobs filling the job slots leave verification slots free, and vice versa."""
+    jobs = [pool.reserve() for _ in range(pool.capacity)]
+    with pytest.raises(Saturated):
+        pool.reserve()
+    verifies = [pool.reserve("verify") for _ in range(pool.verify_capacity)]
+    with pytest.raises(Saturated):
+        pool.reserve("verify")
+    st = pool.stats()
+    assert st.in_flight == pool.capacity and st.verify_in_flight == pool.verify_capacity
+    for s in jobs + verifies:
+        s.release()
+    assert pool.stats().in_flight == 0 and pool.stats().verify_in_flight == 0

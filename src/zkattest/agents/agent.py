@@ -315,7 +315,17 @@ class AgentRuntime:
                 assert isinstance(work, DelegatedWork)
                 work.wipe()
                 reason = Reason.UNTRUSTED_ISSUER.value
-            if reason is None:
+            if reason is None and isinstance(work, ProofWork):
+                pres = work.presentation
+                vk = self.verifier.check_public(pres, req)
+                if isinstance(vk, Decision):
+                    decision = vk
+                else:
+                    ok = await self.pool.verify(slot, vk, list(pres.public), pres.proof)
+                    decision = Verifier.decide(pres, ok)
+                if not decision.valid:
+                    reason = decision.reason.value if decision.reason else "invalid_proof"
+            elif reason is None:
                 try:
                     decision, pres = await self.pool.run(slot, self._run, req, work)
                 except CredentialError as e:

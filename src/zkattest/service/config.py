@@ -48,6 +48,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     #: proving/verifying threads (0: one per core) and jobs that may wait for one
     workers: int = 0
     queue: int = 32
+    #: holder-side proofs waiting for the batch verifier, and the largest batch
+    verify_queue: int = 256
+    max_batch: int = 64
     #: trusted credential issuers: public key files (zkattest keygen --public)
     trusted_issuers: list[str] = msgspec.field(default_factory=list)
     #: create and trust a DEVELOPMENT issuer (<data_dir>/dev-issuer.json) for the demo
@@ -75,6 +78,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise bad("max_body_bytes", "must be 1 KiB..16 MiB")
         if not 0 <= self.workers <= 256 or not 0 <= self.queue <= 100_000:
             raise bad("workers/queue", "out of range")
+        if not 1 <= self.verify_queue <= 100_000 or not 1 <= self.max_batch <= 1024:
+            raise bad("verify_queue/max_batch", "out of range")
         if not 0.1 <= self.sweep_interval <= 3600:
             raise bad("sweep_interval", "must be 0.1..3600 seconds")
         if not 0 <= self.max_skew_days <= 31:

@@ -29,7 +29,9 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    ready = pool["in_flight"] < pool["capacity"]
+    ready = (
+        pool["in_flight"] < pool["capacity"] and pool["verify_in_flight"] < pool["verify_capacity"]
+    )
     return Response(
         {"status": "ready" if ready else "saturated", "store": "ok", "pool": pool},
         status_code=200 if ready else 503,

@@ -76,7 +76,9 @@ def lifespan_for(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         cfg = res.config
         store = await open_store(cfg.db_url)
-        pool = WorkPool(cfg.n_workers, cfg.queue)
+        pool = WorkPool(
+            cfg.n_workers, cfg.queue, verify_queue=cfg.verify_queue, max_batch=cfg.max_batch
+        )
         verifier = Verifier(
             res.issuers, circuits=[res.vk], keys=res.keys, max_skew_days=cfg.max_skew_days
         )

@@ -201,7 +201,7 @@ class VerificationController(Controller):
         mode = "proof" if isinstance(work, ProofWork) else "delegated"
         try:
             v = await _get(svc, vid)
-            slot = svc.pool.reserve()
+            slot = svc.pool.reserve("verify" if mode == "proof" else "job")
         except BaseException:
             if isinstance(work, DelegatedWork):
                 work.wipe()
