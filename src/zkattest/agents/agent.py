@@ -12,6 +12,7 @@ finish before a crash can never sign (the sweeper marks it expired).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import time
 from collections.abc import Callable
@@ -269,7 +270,9 @@ class AgentRuntime:
         work.wipe()
         assert cred is not None and holder is not None
         try:
-            pres = holder.present(cred, req, keys=self.keys)
+            # each worker proves on its share of the cores: no oversubscription
+            share = max(1, (os.cpu_count() or 1) // self.pool.workers)
+            pres = holder.present(cred, req, keys=self.keys, nthreads=share)
         finally:
             del holder
         return self.verifier.check(pres, req), pres

@@ -102,7 +102,12 @@ class Holder:
         return cls(int(obj["secret"]))
 
     def present(
-        self, credential: Credential, request: Request, *, keys: KeyStore | None = None
+        self,
+        credential: Credential,
+        request: Request,
+        *,
+        keys: KeyStore | None = None,
+        nthreads: int | None = None,
     ) -> Presentation:
         """Prove the request's predicate over ``credential`` (Groth16, ``age_gte``).
 
@@ -111,7 +116,8 @@ class Holder:
         not verify (:class:`InvalidSignature`), it belongs to another holder
         (:class:`WrongHolder`), its schema is not the requested one, or it expired
         before ``request.today`` (:class:`ExpiredCredential`).  An unmet predicate is
-        not refused: the presentation proves ``result = 0``.
+        not refused: the presentation proves ``result = 0``.  ``nthreads``: the
+        prover's threads (default: all cores).
         """
         from ..circuits import age_gte
         from ..groth16 import prove
@@ -156,7 +162,7 @@ class Holder:
                 rp_scope=request.rp_scope,
             )
         )
-        proof, public = prove(pk, witness)
+        proof, public = prove(pk, witness, nthreads=nthreads)
         witness[:] = []
         log.debug("age_gte presentation proved in %.1f ms", (time.perf_counter() - t0) * 1000)
         return Presentation(proof=proof, public=tuple(public), circuit_id=cid)
