@@ -782,3 +782,31 @@ def test_verify_wrong_types_of_data(pub: EcPublicKey, key: EcKey) -> None:
     assert not pub.verify(sig, b"datA")
     assert not pub.verify(sig[:63], b"data")
     assert not pub.verify(b"", b"data")
+
+
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_nesting_limit_is_fixed(kind: str) -> None:
+    """The depth limit does not depend on the interpreter's recursion limit (other
+    code may raise it): MAX_DEPTH levels pass, one more is malformed."""
+    import sys
+
+    from zkattest.identity.jose import MAX_DEPTH, json_object
+
+    def nested(levels: int) -> bytes:
+        # the outer object is level 1
+        inner = levels - 1
+        if kind == "object":
+            return b'{"x":' + b'{"a":' * inner + b"1" + b"}" * inner + b"}"
+        return b'{"x":' + b"[" * inner + b"]" * inner + b"}"
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 50_000))
+    try:
+        assert isinstance(json_object(nested(MAX_DEPTH)), dict)
+        with pytest.raises(JoseError) as e:
+            json_object(nested(MAX_DEPTH + 1))
+        assert e.value.reason == "malformed"
+        with pytest.raises(JoseError):
+            json_object(nested(5000))
+    finally:
+        sys.setrecursionlimit(old)

@@ -144,6 +144,27 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return d
 
 
+#: deepest nesting of objects/arrays accepted in a header or claims set (a fixed
+#: limit: the interpreter's recursion limit varies with the caller)
+MAX_DEPTH = 32
+
+
+def _shallow(obj: object, limit: int) -> bool:
+    """Whether ``obj`` nests at most ``limit`` containers deep (iterative)."""
+    level: list[object] = [obj]
+    for _ in range(limit):
+        nxt: list[object] = []
+        for o in level:
+            if type(o) is dict:
+                nxt.extend(v for v in o.values() if type(v) in (dict, list))
+            elif type(o) is list:
+                nxt.extend(v for v in o if type(v) in (dict, list))
+        if not nxt:
+            return True
+        level = nxt
+    return False
+
+
 def json_object(raw: bytes, what: str = "JSON") -> dict[str, Any]:
     """``raw`` (UTF-8 JSON) as an object with unique member names at every depth, or
     :class:`JoseError` ``malformed``."""
@@ -153,6 +174,8 @@ def json_object(raw: bytes, what: str = "JSON") -> dict[str, Any]:
         raise JoseError("malformed", f"{what} is not UTF-8 JSON") from None
     if type(obj) is not dict:
         _fail("malformed", f"{what} is not a JSON object")
+    if not _shallow(obj, MAX_DEPTH):
+        _fail("malformed", f"{what} nests deeper than {MAX_DEPTH} levels")
     # msgspec keeps the last of duplicate names; parsers disagree on which one wins,
     # so a token with duplicates means different things to different readers: refuse.
     try:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
@@ -19,11 +20,17 @@ from .discovery import (
     WellKnownController,
 )
 from .health import healthz, readyz
-from .problems import exception_handlers
+from .problems import ApiError, exception_handlers
 from .state import lifespan_for
 from .verifications import RequestController, VerificationController
 
 __all__ = ["create_app"]
+
+
+async def _json_only(request: Request[Any, Any, Any]) -> None:
+    """Bodies are JSON: anything else is refused before a handler decodes it."""
+    if request.method in ("POST", "PUT", "PATCH") and request.content_type[0] != "application/json":
+        raise ApiError(415, "the request body must be application/json")
 
 
 def create_app(
@@ -39,6 +46,7 @@ def create_app(
         resources = bootstrap(config or Config(), progress=False)
     cfg = resources.config
     return Litestar(
+        before_request=_json_only,
         route_handlers=[
             VerificationController,
             RequestController,

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody
 
 from ..agents import AttestationInvalid, verify_attestation
 from ..circuits import age_gte
@@ -64,7 +65,7 @@ class CircuitController(Controller):
 
     @get("/{cid:str}/verification_key", summary="The circuit's snarkjs verification_key.json")
     async def verification_key(
-        self, request: Request[Any, Any, Any], cid: str
+        self, request: Request[Any, Any, Any], cid: FromPath[str]
     ) -> Response[dict[str, Any]]:
         svc = services(request.app)
         if not _CID.fullmatch(cid) or cid != svc.res.circuit_id:
@@ -77,7 +78,7 @@ class AgentController(Controller):
     tags = ["agents"]  # noqa: RUF012 (Litestar declares it an instance attribute)
 
     @get("/{aid:str}", summary="A micro-agent's lifecycle record (no secrets)")
-    async def read(self, request: Request[Any, Any, Any], aid: str) -> AgentView:
+    async def read(self, request: Request[Any, Any, Any], aid: FromPath[str]) -> AgentView:
         svc = services(request.app)
         if not _ID.fullmatch(aid):
             raise ApiError(404, "no such agent")
@@ -110,7 +111,7 @@ class AttestationController(Controller):
 
     @post("/verify", status_code=200, summary="Check an attestation (for RPs without JOSE)")
     async def verify(
-        self, request: Request[Any, Any, Any], data: AttestationCheck
+        self, request: Request[Any, Any, Any], data: JSONBody[AttestationCheck]
     ) -> AttestationVerdict:
         svc = services(request.app)
         slot = svc.pool.reserve()

@@ -166,7 +166,14 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes
     return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
 
 
+def _bad_body(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    # raised by the JSON decoder: invalid UTF-8, or nesting deeper than the recursion limit
+    return problem(request, 400, "the request body is not valid JSON", slug="bad-request")
+
+
 exception_handlers: dict[type[Exception] | int, Any] = {
+    RecursionError: _bad_body,
+    UnicodeDecodeError: _bad_body,
     ApiError: _api_error,
     ValidationException: _validation,
     HTTPException: _http,

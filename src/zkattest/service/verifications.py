@@ -20,11 +20,11 @@ import hmac
 import logging
 import re
 import secrets
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .. import errors
 from ..agents import DelegatedWork, ProofWork
@@ -105,7 +105,7 @@ class VerificationController(Controller):
 
     @post("/", status_code=201, summary="Create a verification (relying party)")
     async def create(
-        self, request: Request[Any, Any, Any], data: CreateVerification
+        self, request: Request[Any, Any, Any], data: JSONBody[CreateVerification]
     ) -> VerificationCreated:
         svc = services(request.app)
         now = svc.clock()
@@ -158,10 +158,10 @@ class VerificationController(Controller):
     async def read(
         self,
         request: Request[Any, Any, Any],
-        vid: str,
-        code_verifier: str | None = Parameter(
-            query="code_verifier", default=None, description="the RFC 7636 code_verifier"
-        ),
+        vid: FromPath[str],
+        code_verifier: Annotated[
+            str | None, QueryParameter(description="the RFC 7636 code_verifier")
+        ] = None,
     ) -> VerificationStatus:
         svc = services(request.app)
         if code_verifier is None:
@@ -191,8 +191,8 @@ class VerificationController(Controller):
     async def present(
         self,
         request: Request[Any, Any, Any],
-        vid: str,
-        data: ProofSubmission | DelegatedSubmission,
+        vid: FromPath[str],
+        data: JSONBody[ProofSubmission | DelegatedSubmission],
     ) -> PresentationResult:
         svc = services(request.app)
         token = _bearer(request)
@@ -255,12 +255,12 @@ async def _why_not(svc: Services, vid: str, token: str, now: float) -> ApiError:
         return ApiError(
             403, "the presentation token is not this verification's", reason="bad_token"
         )
+    if v.status == "expired" or (v.status == "pending" and v.expires_at <= now):
+        return ApiError(410, "the verification expired", reason="expired")
     if v.status != "pending":
         return ApiError(
             409, f"the verification was already presented ({v.status})", reason="replay"
         )
-    if v.expires_at <= now:
-        return ApiError(410, "the verification expired", reason="expired")
     return ApiError(409, "the verification cannot take a presentation now", reason="conflict")
 
 
@@ -269,7 +269,7 @@ class RequestController(Controller):
     tags = ["holder"]  # noqa: RUF012 (Litestar declares it an instance attribute)
 
     @get("/{token:str}", summary="What to prove (holder; the request URI works once)")
-    async def fetch(self, request: Request[Any, Any, Any], token: str) -> HolderRequest:
+    async def fetch(self, request: Request[Any, Any, Any], token: FromPath[str]) -> HolderRequest:
         svc = services(request.app)
         if not _TOKEN.fullmatch(token):
             raise ApiError(404, "no such request")
