@@ -149,7 +149,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 MAX_DEPTH = 32
 
 
-def _shallow(obj: object, limit: int) -> bool:
+def within_depth(obj: object, limit: int) -> bool:
     """Whether ``obj`` nests at most ``limit`` containers deep (iterative)."""
     level: list[object] = [obj]
     for _ in range(limit):
@@ -174,7 +174,7 @@ def json_object(raw: bytes, what: str = "JSON") -> dict[str, Any]:
         raise JoseError("malformed", f"{what} is not UTF-8 JSON") from None
     if type(obj) is not dict:
         _fail("malformed", f"{what} is not a JSON object")
-    if not _shallow(obj, MAX_DEPTH):
+    if not within_depth(obj, MAX_DEPTH):
         _fail("malformed", f"{what} nests deeper than {MAX_DEPTH} levels")
     # msgspec keeps the last of duplicate names; parsers disagree on which one wins,
     # so a token with duplicates means different things to different readers: refuse.

@@ -29,6 +29,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from .. import errors
 from ..agents import DelegatedWork, ProofWork
 from ..credentials import PERSON, Credential, Holder, Presentation, to_field
+from ..identity.jose import within_depth
 from ..store import VerificationRecord
 from .problems import ApiError
 from .schemas import (
@@ -231,6 +232,16 @@ class VerificationController(Controller):
 
 
 def _work(data: ProofSubmission | DelegatedSubmission) -> ProofWork | DelegatedWork:
+    body = data.presentation if isinstance(data, ProofSubmission) else data.credential
+    # the formats nest 3 deep; the decoder's own limit (the interpreter's recursion
+    # limit) varies with what else runs in the process, so refuse deeper outright
+    if not within_depth(body, 6):
+        raise ApiError(
+            422,
+            "the body nests deeper than the format",
+            slug="malformed-presentation",
+            reason="malformed",
+        )
     try:
         if isinstance(data, ProofSubmission):
             return ProofWork(Presentation.from_json(msgspec.json.encode(data.presentation)))
