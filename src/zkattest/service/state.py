@@ -9,7 +9,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from litestar import Litestar
 
@@ -18,8 +17,9 @@ from ..credentials import Verifier
 from ..identity import TrustBundle
 from ..store import Store, StoreError, open_store
 from .bootstrap import Resources
+from .config import Config
 
-__all__ = ["Services", "iso", "lifespan", "services"]
+__all__ = ["Services", "iso", "lifespan_for", "services"]
 
 log = logging.getLogger("zkattest.service")
 BUNDLE_SEQUENCE = 1
@@ -46,7 +46,7 @@ class Services:
     swept: dict[str, int] = field(default_factory=dict)
 
     @property
-    def config(self) -> Any:
+    def config(self) -> Config:
         return self.res.config
 
 
@@ -126,6 +126,3 @@ def lifespan_for(
             await store.close()
 
     return lifespan
-
-
-lifespan = lifespan_for
