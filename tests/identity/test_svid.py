@@ -508,3 +508,22 @@ def test_mint_canonicalises_agent_jwk(
     )
     assert decode_unverified(tok).claims["cnf"] == {"jwk": agent.public().jwk()}
     assert check(tok, bundle, at=NOW + 59).exp == NOW + 60
+
+
+def test_mint_with_a_public_key_object(
+    td_key: EcKey, kid: str, agent: EcKey, svid: str, bundle: TrustBundle
+) -> None:
+    """Passing the already-validated EcPublicKey mints the very same token as its JWK."""
+    tok = mint_svid(
+        td_key,
+        kid,
+        spiffe_id=SID,
+        audience=AUD,
+        agent_jwk=agent.public(),
+        ttl=30,
+        now=NOW,
+        jti="jti-1",
+    )
+    assert decode_unverified(tok).claims == decode_unverified(svid).claims
+    got = validate_svid(tok, bundle, audience=AUD, at=NOW)
+    assert got.agent_key.thumbprint() == agent.public().thumbprint()

@@ -232,7 +232,7 @@ class AgentRuntime:
             self.trust.kid,
             spiffe_id=spiffe,
             audience=v.audience,
-            agent_jwk=pub.jwk(),
+            agent_jwk=pub,
             ttl=self.settings.svid_ttl,
             now=int(now),
             jti=jti,

@@ -55,7 +55,7 @@ def mint_svid(
     *,
     spiffe_id: SpiffeId,
     audience: str,
-    agent_jwk: Mapping[str, Any],
+    agent_jwk: Mapping[str, Any] | EcPublicKey,
     ttl: int,
     now: int,
     jti: str,
@@ -63,8 +63,9 @@ def mint_svid(
     """Mint an agent's JWT-SVID valid from ``now`` for ``ttl`` (1..60) seconds.
 
     ``agent_jwk`` must be a public P-256 JWK (it is re-emitted in canonical form,
-    ``{"crv", "kty", "x", "y"}``).  Bad arguments raise
-    :class:`~zkattest.errors.InvalidParameter`, a bad JWK :class:`JoseError`.
+    ``{"crv", "kty", "x", "y"}``), or an :class:`EcPublicKey` (already validated).
+    Bad arguments raise :class:`~zkattest.errors.InvalidParameter`, a bad JWK
+    :class:`JoseError`.
     """
     if not isinstance(spiffe_id, SpiffeId):
         raise errors.InvalidParameter("spiffe_id must be a SpiffeId")
@@ -84,9 +85,13 @@ def mint_svid(
         "exp": now + ttl,
         "iat": now,
         "jti": jti,
-        "cnf": {"jwk": EcPublicKey.from_jwk(agent_jwk).jwk()},
+        "cnf": {"jwk": _agent_key(agent_jwk).jwk()},
     }
     return sign_compact(claims, signer, typ="JWT", kid=kid)
+
+
+def _agent_key(k: Mapping[str, Any] | EcPublicKey) -> EcPublicKey:
+    return k if isinstance(k, EcPublicKey) else EcPublicKey.from_jwk(k)
 
 
 def validate_svid(

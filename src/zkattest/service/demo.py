@@ -8,7 +8,6 @@ micro-agent (``--delegated``).
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import hashlib
 import json
@@ -23,7 +22,7 @@ import httpx
 from .. import errors
 from ..agents import verify_attestation
 from ..credentials import Holder, Issuer, KeyStore, Presentation, Request
-from ..identity import TrustBundle, decode_unverified
+from ..identity import TrustBundle, b64url_encode, decode_unverified
 
 __all__ = ["DemoError", "run_demo"]
 
@@ -83,7 +82,7 @@ def run_demo(
 
         say(f"2. relying party {audience}: asks 'at least {min_age}?' with a PKCE challenge")
         verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        challenge = b64url_encode(hashlib.sha256(verifier.encode()).digest())
         created = _check(
             http.post(
                 "/v1/verifications",
@@ -91,7 +90,7 @@ def run_demo(
                     "predicate": "age_gte",
                     "params": {"min_age": min_age},
                     "audience": audience,
-                    "code_challenge": challenge.rstrip(b"=").decode(),
+                    "code_challenge": challenge,
                     "code_challenge_method": "S256",
                 },
             ),

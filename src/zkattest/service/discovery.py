@@ -12,12 +12,11 @@ from ..agents import AttestationInvalid, verify_attestation
 from ..circuits import age_gte
 from ..groth16 import dump_verification_key
 from .problems import ApiError
-from .schemas import AgentView, AttestationCheck, AttestationVerdict, CircuitView
+from .schemas import ID_RE, AgentView, AttestationCheck, AttestationVerdict, CircuitView
 from .state import iso, services
 
 __all__ = ["AgentController", "AttestationController", "CircuitController", "WellKnownController"]
 
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _CID = re.compile(r"sha256:[0-9a-f]{64}")
 _JSON = "application/json"
 
@@ -80,7 +79,7 @@ class AgentController(Controller):
     @get("/{aid:str}", summary="A micro-agent's lifecycle record (no secrets)")
     async def read(self, request: Request[Any, Any, Any], aid: FromPath[str]) -> AgentView:
         svc = services(request.app)
-        if not _ID.fullmatch(aid):
+        if not ID_RE.fullmatch(aid):
             raise ApiError(404, "no such agent")
         a = await svc.store.get_agent(aid)
         if a is None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
 
 __all__ = [
+    "ID_RE",
     "AgentView",
     "AttestationCheck",
     "AttestationVerdict",
@@ -22,6 +24,9 @@ __all__ = [
     "VerificationCreated",
     "VerificationStatus",
 ]
+
+#: ids the service issues in paths (secrets.token_urlsafe): anything else is a 404
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 Audience = Annotated[
     str,

@@ -13,7 +13,6 @@ consumed; once a presentation is accepted for checking, its verification ends
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import hashlib
 import hmac
@@ -29,10 +28,12 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from .. import errors
 from ..agents import DelegatedWork, ProofWork
 from ..credentials import PERSON, Credential, Holder, Presentation, to_field
-from ..identity.jose import within_depth
+from ..field import R
+from ..identity.jose import b64url_encode, within_depth
 from ..store import VerificationRecord
 from .problems import ApiError
 from .schemas import (
+    ID_RE,
     CreateVerification,
     DelegatedSubmission,
     HolderRequest,
@@ -50,8 +51,6 @@ __all__ = ["RequestController", "VerificationController"]
 log = logging.getLogger("zkattest.service")
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_R = 21888242871839275222246405745257275088548364400416034343698204186575808495617
 
 
 def _h(token: str) -> str:
@@ -59,8 +58,8 @@ def _h(token: str) -> str:
 
 
 def _s256(verifier: str) -> str:
-    d = hashlib.sha256(verifier.encode("ascii")).digest()
-    return base64.urlsafe_b64encode(d).rstrip(b"=").decode()
+    """RFC 7636 S256: BASE64URL(SHA256(ASCII(code_verifier)))."""
+    return b64url_encode(hashlib.sha256(verifier.encode("ascii")).digest())
 
 
 def _today(now: float) -> int:
@@ -69,7 +68,7 @@ def _today(now: float) -> int:
 
 
 def _check_id(vid: str) -> str:
-    if not _ID.fullmatch(vid):
+    if not ID_RE.fullmatch(vid):
         raise ApiError(404, "no such verification")
     return vid
 
@@ -112,7 +111,7 @@ class VerificationController(Controller):
         now = svc.clock()
         cfg = svc.config
         token = secrets.token_urlsafe(32)
-        nonce = str(secrets.randbelow(_R))
+        nonce = str(secrets.randbelow(R))
         scope = str(to_field(data.audience, "rp_scope"))
         params = {"min_age": data.params.min_age}
         v = VerificationRecord(
