@@ -406,6 +406,8 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--circuit-id", metavar="ID", help="required circuit identity (sha256:...)")
     v.set_defaults(func=_cmd_verify)
     _credential_parsers(sub)
+    _clients_parsers(sub)
+    _policy_parsers(sub)
     return p
 
 
@@ -577,6 +579,210 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         delegated=args.delegated,
     )
     return 0
+
+
+# ---------------------------------------------------------------- clients
+def _clients_parsers(sub: Any) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    g = where.add_mutually_exclusive_group()
+    g.add_argument("--file", metavar="PATH", help="registry file (.json; .toml is read-only)")
+    g.add_argument(
+        "--data-dir", metavar="DIR", help="use DIR/clients.json (default: the service data dir)"
+    )
+    c = sub.add_parser(
+        "clients",
+        help="register, list and remove OAuth clients",
+        description=(
+            "Edit the client registry read by `zkattest serve` (default "
+            "<data_dir>/clients.json; data_dir is $ZKATTEST_DATA_DIR, else "
+            "~/.local/share/zkattest/service).  Changes take effect without a restart."
+        ),
+    )
+    cs = c.add_subparsers(dest="clients_cmd", metavar="{add,list,remove}", required=True)
+    a = cs.add_parser(
+        "add",
+        parents=[where],
+        help="register a client",
+        description=(
+            "Register a client with its public key(s): --jwks FILE (a JWK Set) or --jwk "
+            "FILE (one public JWK).  Private keys are refused.  An existing id is an "
+            "error unless --replace."
+        ),
+    )
+    a.add_argument("client_id", metavar="ID", help="client id: 1..64 of A-Z a-z 0-9 . _ ~ -")
+    k = a.add_mutually_exclusive_group(required=True)
+    k.add_argument("--jwks", metavar="FILE", help='JWK Set file {"keys": [...]}')
+    k.add_argument("--jwk", metavar="FILE", help="one public JWK file")
+    a.add_argument("--name", help="display name (default: the id)")
+    a.add_argument("--kind", choices=["agent", "person"], default="agent")
+    a.add_argument(
+        "--predicate", action="append", default=[], metavar="P", help="predicate id (repeat)"
+    )
+    a.add_argument(
+        "--audience", action="append", default=[], metavar="URI", help="RP audience (repeat)"
+    )
+    a.add_argument(
+        "--delegate",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a client that may act on its behalf (repeat)",
+    )
+    a.add_argument(
+        "--approved-by",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a client that may approve its step-up requests (repeat)",
+    )
+    a.add_argument(
+        "--approver", action="store_true", help="it may hold the approve scope (a person)"
+    )
+    a.add_argument("--replace", action="store_true", help="replace a client with this id")
+    a.set_defaults(func=_cmd_clients_add)
+    ls = cs.add_parser(
+        "list", parents=[where], help="list the clients", description="List the clients."
+    )
+    ls.add_argument("--json", action="store_true", help="print the registry as JSON")
+    ls.set_defaults(func=_cmd_clients_list)
+    rm = cs.add_parser(
+        "remove",
+        parents=[where],
+        help="unregister a client",
+        description="Unregister a client; exit 1 if it is not registered.",
+    )
+    rm.add_argument("client_id", metavar="ID")
+    rm.set_defaults(func=_cmd_clients_remove)
+
+
+def _registry(args: argparse.Namespace) -> Any:
+    from .oauth.clients import ClientRegistry
+
+    if args.file:
+        return ClientRegistry(args.file)
+    if args.data_dir:
+        return ClientRegistry(Path(args.data_dir) / "clients.json")
+    from .service.config import default_data_dir
+
+    return ClientRegistry(default_data_dir() / "clients.json")
+
+
+_PRIVATE_JWK = ("d", "p", "q", "dp", "dq", "qi", "oth", "k")
+
+
+def _read_jwks(args: argparse.Namespace) -> dict[str, Any]:
+    path = args.jwks or args.jwk
+    try:
+        obj = json.loads(_read_text(path, "key file"))
+    except json.JSONDecodeError:
+        raise _Fail(f"{path} is not valid JSON") from None
+    if not isinstance(obj, dict):
+        raise _Fail(f"{path}: expected a JSON object")
+    if args.jwk is not None:
+        if "keys" in obj:
+            raise _Fail(f"{path} is a JWK Set: use --jwks")
+        jwks: dict[str, Any] = {"keys": [obj]}
+    else:
+        if not isinstance(obj.get("keys"), list):
+            raise _Fail(f'{path}: expected a JWK Set {{"keys": [...]}} (use --jwk for one key)')
+        jwks = obj
+    for i, key in enumerate(jwks["keys"]):
+        if isinstance(key, dict) and any(m in key for m in _PRIVATE_JWK):
+            which = "" if args.jwk is not None else f" (key #{i + 1})"
+            raise _Fail(
+                f"{path} holds a private key{which}: register the public key only "
+                "(drop the private members)"
+            )
+    return jwks
+
+
+def _cmd_clients_add(args: argparse.Namespace) -> int:
+    from .oauth.clients import client_from_json
+
+    registry = _registry(args)
+    entry = {
+        "client_id": args.client_id,
+        "name": args.name if args.name is not None else args.client_id,
+        "kind": args.kind,
+        "jwks": _read_jwks(args),
+        "predicates": args.predicate,
+        "audiences": args.audience,
+        "delegates": args.delegate,
+        "approvers": args.approved_by,
+        "approver": args.approver,
+    }
+    client = client_from_json(entry)
+    registry.add(client, replace=args.replace)
+    _info(f"{'replaced' if args.replace else 'added'} client {client.client_id} in {registry.path}")
+    return 0
+
+
+def _cmd_clients_list(args: argparse.Namespace) -> int:
+    from .oauth.clients import client_to_json
+
+    registry = _registry(args)
+    registry.load()
+    clients = registry.list()
+    if args.json:
+        print(json.dumps({"clients": [client_to_json(c) for c in clients]}, indent=2))
+        return 0
+    rows = [["ID", "KIND", "NAME", "PREDICATES", "AUDIENCES", "DELEGATES", "KEYS"]]
+    for c in clients:
+        rows.append(
+            [
+                c.client_id,
+                c.kind,
+                c.name,
+                ",".join(sorted(c.predicates)) or "-",
+                ",".join(sorted(c.audiences)) or "-",
+                ",".join(sorted(c.delegates)) or "-",
+                ",".join(k.thumbprint() for k in c.jwks.keys),
+            ]
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+    return 0
+
+
+def _cmd_clients_remove(args: argparse.Namespace) -> int:
+    registry = _registry(args)
+    if not registry.remove(args.client_id):
+        print(f"zkattest: error: no client {args.client_id!r} in {registry.path}", file=sys.stderr)
+        return 1
+    _info(f"removed client {args.client_id} from {registry.path}")
+    return 0
+
+
+def _policy_parsers(sub: Any) -> None:
+    pol = sub.add_parser(
+        "policy",
+        help="check or copy the Cedar policies",
+        description=(
+            "Cedar policies decide who may ask for which verification (allow, deny or "
+            "step-up).  `zkattest serve` loads policy_dir (default: the shipped "
+            "policies) and refuses to start when they do not validate."
+        ),
+    )
+    ps = pol.add_subparsers(dest="policy_cmd", metavar="{check,init}", required=True)
+    c = ps.add_parser("check", help="validate a policy directory against its schema")
+    c.add_argument("directory", nargs="?", metavar="DIR", help="default: the shipped policies")
+    c.set_defaults(func=_cmd_policy_check)
+    i = ps.add_parser("init", help="copy the shipped policies and schema into DIR to edit")
+    i.add_argument("directory", metavar="DIR")
+    i.set_defaults(func=_cmd_policy_init)
+
+
+def _cmd_policy_check(args: argparse.Namespace) -> int:
+    from .policy import commands
+
+    return commands.check(args.directory)
+
+
+def _cmd_policy_init(args: argparse.Namespace) -> int:
+    from .policy import commands
+
+    return commands.init(args.directory)
 
 
 def _die(msg: str) -> NoReturn:
