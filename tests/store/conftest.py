@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import pytest
 
 from zkattest.store import AgentRecord, SQLiteStore, VerificationRecord
+from zkattest.store.sqlite import _V_COLUMNS, _to_row
 
 T = TypeVar("T")
 
@@ -48,6 +49,36 @@ def verification(
     }
     fields.update(kw)
     return VerificationRecord(**fields)
+
+
+def awaiting(
+    id: str = "v1",
+    *,
+    subject: str | None = "alice",
+    client_id: str | None = "rp-1",
+    now: float = T0,
+    ttl: float = 600.0,
+    **kw: Any,
+) -> VerificationRecord:
+    """A session parked for human step-up: ``expires_at`` is the approval deadline."""
+    fields: dict[str, Any] = {
+        "status": "awaiting_approval",
+        "subject": subject,
+        "client_id": client_id,
+        "policy_ids": ("step_up_minor_risk",),
+        "act": {"sub": "agent-7", "act": {"sub": "agent-3"}},
+    }
+    fields.update(kw)
+    return verification(id, now=now, ttl=ttl, **fields)
+
+
+def put(store: SQLiteStore, rec: VerificationRecord) -> None:
+    """White box: store a session in any state (``create_verification`` only takes new
+    ones), to set up states the lifecycle would take several steps to reach."""
+    assert store._conn is not None
+    cols = ", ".join(_V_COLUMNS)
+    marks = ", ".join("?" * len(_V_COLUMNS))
+    store._conn.execute(f"INSERT INTO verifications ({cols}) VALUES ({marks})", _to_row(rec))
 
 
 def agent(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import queue
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -14,7 +14,16 @@ import pytest
 from zkattest.store import SQLiteStore
 from zkattest.store.sqlite import load_migrations
 
-from .conftest import T0, agent, h, presentation_token, request_token, run, verification
+from .conftest import (
+    T0,
+    agent,
+    awaiting,
+    h,
+    presentation_token,
+    request_token,
+    run,
+    verification,
+)
 
 N_THREADS = 50
 N_PROCESSES = 8
@@ -108,6 +117,61 @@ def test_transition_agent_race(store: SQLiteStore, url: str) -> None:
     assert rec.running_at == T0 + results.index(True)
 
 
+def decide_as(s: SQLiteStore, i: int) -> Coroutine[Any, Any, bool]:
+    """Contender ``i``: even ones approve (each with its own deadline), odd ones deny."""
+    return s.decide_approval(
+        "v1", approve=i % 2 == 0, approver=f"human-{i}", now=T0 + 1, expires_at=T0 + 1000 + i
+    )
+
+
+def check_decision(store: SQLiteStore, winner: int) -> None:
+    rec = run(store.get_verification("v1"))
+    assert rec is not None
+    assert (rec.approved_by, rec.approved_at) == (f"human-{winner}", T0 + 1)
+    if winner % 2 == 0:
+        assert (rec.status, rec.expires_at, rec.reason, rec.completed_at) == (
+            "pending",
+            T0 + 1000 + winner,
+            None,
+            None,
+        )
+    else:
+        assert (rec.status, rec.expires_at, rec.reason, rec.completed_at) == (
+            "failed",
+            awaiting().expires_at,
+            "approval_denied",
+            T0 + 1,
+        )
+
+
+def test_decide_approval_race(store: SQLiteStore, url: str) -> None:
+    run(store.create_verification(awaiting()))
+    results = race(url, decide_as)
+    assert results.count(True) == 1
+    assert results.count(False) == N_THREADS - 1
+    check_decision(store, results.index(True))
+
+
+def test_decide_approval_race_one_connection(store: SQLiteStore) -> None:
+    # one store shared by the threads (its lock serialises them): the conditional UPDATE
+    # still lets only the first decision through, whichever thread that is
+    run(store.create_verification(awaiting()))
+    barrier = threading.Barrier(N_THREADS)
+    results: list[bool | None] = [None] * N_THREADS
+
+    def worker(i: int) -> None:
+        barrier.wait(timeout=60)
+        results[i] = run(decide_as(store, i))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(N_THREADS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert results.count(True) == 1 and results.count(False) == N_THREADS - 1
+    check_decision(store, results.index(True))
+
+
 def test_use_once_race(store: SQLiteStore, url: str) -> None:
     results = race(url, lambda s, i: s.use_once("dpop", "jti-1", T0 + 60, T0))
     assert results.count(True) == 1
@@ -148,6 +212,17 @@ def _transition_in_process(url: str, barrier: Any, results: Any, i: int) -> None
                 "a1", "provisioned", "running", T0 + 1, require_unexpired=True, running_at=T0 + i
             )
         )
+        run(s.close())
+        results.put((i, ok))
+    except BaseException as e:
+        results.put((i, f"error: {type(e).__name__}: {e}"))
+
+
+def _decide_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
+    try:
+        s = run(SQLiteStore.open(url))
+        barrier.wait(timeout=120)
+        ok = run(decide_as(s, i))
         run(s.close())
         results.put((i, ok))
     except BaseException as e:
@@ -199,6 +274,14 @@ def test_transition_agent_race_across_processes(store: SQLiteStore, url: str) ->
     winner = next(i for i, ok in out.items() if ok is True)
     rec = run(store.get_agent("a1"))
     assert rec is not None and rec.state == "running" and rec.running_at == T0 + winner
+
+
+def test_decide_approval_race_across_processes(store: SQLiteStore, url: str) -> None:
+    run(store.create_verification(awaiting()))
+    out = in_processes(_decide_in_process, url)
+    assert sorted(out) == list(range(N_PROCESSES))
+    assert sorted(map(repr, out.values())) == sorted(["True"] + ["False"] * (N_PROCESSES - 1))
+    check_decision(store, next(i for i, ok in out.items() if ok is True))
 
 
 def test_first_open_race_across_processes(url: str) -> None:

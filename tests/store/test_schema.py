@@ -21,6 +21,7 @@ EXPECTED = {
         "schema", "code_challenge", "request_token_hash", "created_at", "expires_at",
         "request_fetched_at", "presentation_token_hash", "presented_at", "mode", "agent_id",
         "result", "reason", "attestation", "completed_at", "client_id",
+        "subject", "act", "policy_ids", "approved_by", "approved_at",
     },
     "agents": {
         "id", "spiffe_id", "verification_id", "task", "state", "audience", "svid_jti",
@@ -104,6 +105,7 @@ def test_indexes_for_sweeps_and_lookups(conn: sqlite3.Connection) -> None:
     v = indexed("verifications")
     assert v[("request_token_hash",)] is True
     assert v[("status", "expires_at")] is False
+    assert v[("client_id", "created_at")] is False  # recent_count
     a = indexed("agents")
     assert a[("state", "expires_at")] is False
     for unique in ("spiffe_id", "verification_id", "svid_jti", "attestation_jti"):

@@ -25,7 +25,17 @@ from zkattest.store import (
 )
 from zkattest.store import sqlite as sqlite_mod
 
-from .conftest import T0, agent, h, presentation_token, request_token, run, verification
+from .conftest import (
+    T0,
+    agent,
+    awaiting,
+    h,
+    presentation_token,
+    put,
+    request_token,
+    run,
+    verification,
+)
 
 
 def claimed(store: SQLiteStore, id: str = "v1", *, ttl: float = 300.0) -> VerificationRecord:
@@ -48,7 +58,7 @@ def test_verification_round_trip(store: SQLiteStore) -> None:
     run(store.create_verification(rec))
     assert run(store.get_verification("v1")) == rec
     assert run(store.find_by_request_token(rec.request_token_hash)) == rec
-    # every optional field set, result as a bool
+    # every optional field set, result as a bool (a state only the lifecycle reaches)
     full = verification(
         "v2",
         status="completed",
@@ -61,8 +71,14 @@ def test_verification_round_trip(store: SQLiteStore) -> None:
         reason="min_age_mismatch",
         attestation="eyJ.eyJ.sig",
         completed_at=T0 + 3,
+        client_id="rp-2",
+        subject="alice",
+        act={"sub": "agent-2", "act": {"sub": "agent-1", "x": [1, None, True, "\u00e9"]}},
+        policy_ids=("p2", "p1"),
+        approved_by="bob",
+        approved_at=T0 + 0.5,
     )
-    run(store.create_verification(full))
+    put(store, full)
     got = run(store.get_verification("v2"))
     assert got == full
     assert got is not None and got.result is False
@@ -134,7 +150,7 @@ def test_claim_request_once(store: SQLiteStore) -> None:
 
 def test_claim_request_refusals(store: SQLiteStore) -> None:
     run(store.create_verification(verification("v1", ttl=10)))
-    run(store.create_verification(verification("v2", status="failed")))
+    put(store, verification("v2", status="failed"))
     pt = presentation_token("x")
     assert run(store.claim_request(h("unknown"), pt, T0)) is None
     assert run(store.claim_request(request_token("v1"), pt, T0 + 10)) is None  # expires_at == now
@@ -461,7 +477,7 @@ def test_sweep(store: SQLiteStore) -> None:
     presented(store, "presented", deadline=T0 + 10)
     presented(store, "presented-live", deadline=T0 + 1000)
     for final in ("completed", "failed", "expired"):
-        run(store.create_verification(verification(final, status=final, ttl=10)))
+        put(store, verification(final, status=final, ttl=10))
     for each in AGENT_STATES:
         run(store.create_verification(verification(f"for-{each}")))
         run(store.create_agent(agent(each, f"for-{each}", state=each, ttl=10)))
@@ -518,7 +534,7 @@ def test_counts(store: SQLiteStore) -> None:
     empty = run(store.counts())
     assert empty == {
         "verifications": dict.fromkeys(
-            ("pending", "presented", "completed", "failed", "expired"), 0
+            ("awaiting_approval", "pending", "presented", "completed", "failed", "expired"), 0
         ),
         "agents": dict.fromkeys(AGENT_STATES, 0),
     }
@@ -526,11 +542,13 @@ def test_counts(store: SQLiteStore) -> None:
     run(store.create_verification(verification("b")))
     presented(store, "c")
     run(store.create_agent(agent("x", "c", state="running")))
+    run(store.create_verification(awaiting("d")))
     got = run(store.counts())
     assert got["verifications"]["pending"] == 2
     assert got["verifications"]["presented"] == 1
+    assert got["verifications"]["awaiting_approval"] == 1
     assert got["agents"]["running"] == 1
-    assert sum(got["verifications"].values()) == 3
+    assert sum(got["verifications"].values()) == 4
     assert sum(got["agents"].values()) == 1
 
 

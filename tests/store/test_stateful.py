@@ -1,6 +1,7 @@
-"""The store against a plain model of the lifecycle: random sequences of create, claim,
-begin, finish, agent transitions, one-use keys, sweeps, restarts and clock ticks; after
-every step the store and the model agree."""
+"""The store against a plain model of the lifecycle: random sequences of create (pending
+or awaiting approval), approval decisions, claim, begin, finish, agent transitions,
+one-use keys, sweeps, restarts and clock ticks; after every step the store and the model
+agree, including the approval queue and the per-client request count."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from .conftest import T0, agent, h, request_token, verification
 
 T = TypeVar("T")
 
-V_IDS = ["v0", "v1", "v2"]
+V_IDS = ["v0", "v1", "v2", "v3"]
+SUBJECTS = ["alice", "bob"]
+CLIENTS = ["rp-1", "rp-2"]
 A_IDS = ["a0", "a1"]
 PRESENTATION_TOKENS = [h("p0"), h("p1")]
 STATES = ["provisioned", "running", "attested", "retired", "expired", "failed"]
@@ -66,9 +69,11 @@ class StoreMachine(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        # one session and its agent exist from the start, so runs reach deep states
+        # one session and its agent exist from the start, so runs reach deep states;
+        # another waits for approval
         self.create_verification("v0", 600.0)
         self.create_agent("a0", "v0", 60.0)
+        self.create("v3", 600.0, "awaiting_approval", "alice", "rp-1")
 
     # -- clock and process life ----------------------------------------------------------
 
@@ -83,9 +88,33 @@ class StoreMachine(RuleBasedStateMachine):
 
     # -- verifications -------------------------------------------------------------------
 
-    @rule(vid=st.sampled_from(V_IDS), ttl=st.sampled_from([1.0, 10.0, 60.0, 600.0]))
+    @rule(
+        vid=st.sampled_from(V_IDS),
+        ttl=st.sampled_from([1.0, 10.0, 60.0, 600.0]),
+        status=st.sampled_from(["pending", "awaiting_approval"]),
+        subject=st.sampled_from([None, *SUBJECTS]),
+        client_id=st.sampled_from([None, *CLIENTS]),
+    )
+    def create(
+        self, vid: str, ttl: float, status: str, subject: str | None, client_id: str | None
+    ) -> None:
+        rec = verification(
+            vid,
+            now=self.now,
+            ttl=ttl,
+            status=status,
+            subject=subject,
+            client_id=client_id,
+            act=None if subject is None else {"sub": client_id or "rp-0"},
+            policy_ids=("step_up",) if status == "awaiting_approval" else (),
+        )
+        self._create(rec)
+
     def create_verification(self, vid: str, ttl: float) -> None:
-        rec = verification(vid, now=self.now, ttl=ttl)
+        self._create(verification(vid, now=self.now, ttl=ttl))
+
+    def _create(self, rec: VerificationRecord) -> None:
+        vid = rec.id
         if vid in self.verifications:
             with pytest.raises(Conflict):
                 self.call(self.store.create_verification(rec))
@@ -178,6 +207,47 @@ class StoreMachine(RuleBasedStateMachine):
                 agent_id="a0",
                 completed_at=self.now,
             )
+
+    @rule(
+        vid=st.sampled_from([*V_IDS, "unknown"]),
+        approve=st.booleans(),
+        approver=st.sampled_from(["carol", "dave"]),
+        deadline=st.sampled_from([1.0, 30.0, 600.0]),
+    )
+    def decide(self, vid: str, approve: bool, approver: str, deadline: float) -> None:
+        ok = self.call(
+            self.store.decide_approval(
+                vid,
+                approve=approve,
+                approver=approver,
+                now=self.now,
+                expires_at=self.now + deadline,
+            )
+        )
+        m = self.verifications.get(vid)
+        allowed = m is not None and m.status == "awaiting_approval" and m.expires_at > self.now
+        assert ok == allowed
+        if m is None or not allowed:
+            return
+        event(f"approval {'granted' if approve else 'denied'}")
+        if approve:
+            m = replace(
+                m,
+                status="pending",
+                expires_at=self.now + deadline,
+                approved_by=approver,
+                approved_at=self.now,
+            )
+        else:
+            m = replace(
+                m,
+                status="failed",
+                reason="approval_denied",
+                approved_by=approver,
+                approved_at=self.now,
+                completed_at=self.now,
+            )
+        self.verifications[vid] = m
 
     # -- agents --------------------------------------------------------------------------
 
@@ -279,7 +349,10 @@ class StoreMachine(RuleBasedStateMachine):
         got = self.call(self.store.sweep(self.now))
         v = a = 0
         for vid, m in self.verifications.items():
-            if m.status in ("pending", "presented") and m.expires_at <= self.now:
+            if (
+                m.status in ("awaiting_approval", "pending", "presented")
+                and m.expires_at <= self.now
+            ):
                 self.verifications[vid] = replace(m, status="expired")
                 v += 1
         for aid, ma in self.agents.items():
@@ -312,6 +385,41 @@ class StoreMachine(RuleBasedStateMachine):
             assert n == sum(m.status == vid_status for m in self.verifications.values())
         for state, n in counts["agents"].items():
             assert n == sum(a.state == state for a in self.agents.values())
+
+    @invariant()
+    def approval_queue_matches_model(self) -> None:
+        for subjects, clients in [
+            (["alice"], []),
+            ([], ["rp-2"]),
+            (SUBJECTS, ["rp-1"]),
+            (["nobody"], CLIENTS),
+        ]:
+            got = self.call(
+                self.store.awaiting_approval(
+                    self.now, subjects=subjects, client_ids=clients, limit=3
+                )
+            )
+            want = sorted(
+                (
+                    m
+                    for m in self.verifications.values()
+                    if m.status == "awaiting_approval"
+                    and m.expires_at > self.now
+                    and (m.subject in subjects or m.client_id in clients)
+                ),
+                key=lambda m: (m.created_at, m.id),
+            )[:3]
+            assert got == want
+
+    @invariant()
+    def recent_count_matches_model(self) -> None:
+        for client in CLIENTS:
+            for since in (T0, self.now - 30.0, self.now):
+                want = sum(
+                    m.client_id == client and m.created_at >= since
+                    for m in self.verifications.values()
+                )
+                assert self.call(self.store.recent_count(client, since)) == want
 
 
 TestStoreLifecycle = StoreMachine.TestCase

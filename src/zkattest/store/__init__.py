@@ -17,6 +17,7 @@ from .errors import Conflict, IncompatibleSchema, StoreError, StoreUnavailable
 from .records import (
     AGENT_STATES,
     AGENT_TRANSITIONS,
+    INITIAL_STATUSES,
     MODES,
     VERIFICATION_STATUSES,
     AgentRecord,
@@ -30,6 +31,7 @@ from .sqlite import SQLiteStore
 __all__ = [
     "AGENT_STATES",
     "AGENT_TRANSITIONS",
+    "INITIAL_STATUSES",
     "MODES",
     "VERIFICATION_STATUSES",
     "AgentField",

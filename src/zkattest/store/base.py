@@ -1,16 +1,19 @@
 """The store contract every backend implements with the same semantics.
 
 Every one-use step (``claim_request``, ``begin_presentation``, ``finish_verification``,
-``transition_agent``, ``use_once``) is atomic across connections, processes and replicas:
-of concurrent attempts exactly one returns a truthy result.  Backends get this from the
-database (one conditional ``UPDATE`` checked by its row count, or an ``INSERT`` against a
-primary key), never from a lock in the process.
+``decide_approval``, ``transition_agent``, ``use_once``) is atomic across connections,
+processes and replicas: of concurrent attempts exactly one returns a truthy result.
+Backends get this from the database (one conditional ``UPDATE`` checked by its row count,
+or an ``INSERT`` against a primary key), never from a lock in the process.
 
 A record "expired" means ``expires_at <= now``; ``now`` is always passed in by the caller.
+Arguments of the wrong type (an id that is not a string, a time that is not a finite
+number, ...) raise :class:`~zkattest.errors.InvalidParameter`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -32,7 +35,12 @@ class Store(Protocol):
         """Return if the database answers; raise ``StoreUnavailable`` otherwise."""
 
     async def create_verification(self, rec: VerificationRecord) -> None:
-        """Insert a new session; ``Conflict`` if its id or request token hash exists."""
+        """Insert a new session; ``Conflict`` if its id or request token hash exists.
+
+        A new session is ``pending`` or ``awaiting_approval`` (then ``expires_at`` is the
+        approval deadline) and has none of the fields later steps set (``request_fetched_at``
+        ... ``completed_at``, ``approved_by``, ``approved_at``): ``InvalidParameter``
+        otherwise."""
 
     async def get_verification(self, id: str) -> VerificationRecord | None:
         """The session with this id, or ``None``."""
@@ -72,6 +80,37 @@ class Store(Protocol):
         """``presented`` and unexpired -> ``status`` (``completed`` or ``failed``) with the
         outcome and ``completed_at = now``."""
 
+    async def decide_approval(
+        self, id: str, *, approve: bool, approver: str, now: float, expires_at: float
+    ) -> bool:
+        """A human step-up decision, once: ``awaiting_approval`` and unexpired ->
+
+        - ``approve``: ``pending`` with ``expires_at`` = the given new deadline (it must be
+          after ``now``: ``InvalidParameter`` otherwise), ``approved_by = approver``,
+          ``approved_at = now``;
+        - deny: ``failed``, ``reason = "approval_denied"``, ``approved_by = approver``,
+          ``approved_at = completed_at = now`` (``expires_at`` is left as it was).
+
+        ``False`` for every other case (unknown, already decided, expired).  Who may
+        approve is the caller's policy; ``approver`` is recorded (non-empty)."""
+
+    async def awaiting_approval(
+        self,
+        now: float,
+        *,
+        subjects: Sequence[str] = (),
+        client_ids: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[VerificationRecord]:
+        """Unexpired ``awaiting_approval`` sessions whose ``subject`` is in ``subjects``
+        or whose ``client_id`` is in ``client_ids``, oldest (``created_at``, then ``id``)
+        first, at most ``limit`` (1..1000).  Both empty -> ``[]``.  Each sequence holds
+        at most 256 distinct strings (a bare ``str`` is refused, not split)."""
+
+    async def recent_count(self, client_id: str, since: float) -> int:
+        """How many sessions ``client_id`` created at or after ``since`` (any status):
+        the policy's request rate."""
+
     async def create_agent(self, rec: AgentRecord) -> None:
         """Insert a new agent; ``Conflict`` on a duplicate id, SPIFFE ID, SVID jti or
         verification (one agent per verification) or an unknown verification."""
@@ -99,7 +138,8 @@ class Store(Protocol):
         unexpired; ``False`` for a replay.  An expired entry counts as absent."""
 
     async def sweep(self, now: float) -> dict[str, int]:
-        """Expire overdue sessions and agents, purge expired one-use keys:
+        """Expire overdue sessions (``awaiting_approval``, ``pending``, ``presented``) and
+        agents (``provisioned``, ``running``), purge expired one-use keys:
         ``{"verifications_expired", "agents_expired", "one_use_purged"}``."""
 
     async def counts(self) -> dict[str, dict[str, int]]:

@@ -7,13 +7,14 @@ seconds supplied by the caller.
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal, TypeAlias
+from typing import Annotated, Any, Final, Literal, TypeAlias
 
 import msgspec
 
 __all__ = [
     "AGENT_STATES",
     "AGENT_TRANSITIONS",
+    "INITIAL_STATUSES",
     "MODES",
     "VERIFICATION_STATUSES",
     "AgentRecord",
@@ -24,7 +25,9 @@ __all__ = [
     "VerificationStatus",
 ]
 
-VerificationStatus: TypeAlias = Literal["pending", "presented", "completed", "failed", "expired"]
+VerificationStatus: TypeAlias = Literal[
+    "awaiting_approval", "pending", "presented", "completed", "failed", "expired"
+]
 AgentState: TypeAlias = Literal[
     "provisioned", "running", "attested", "retired", "expired", "failed"
 ]
@@ -32,7 +35,16 @@ Mode: TypeAlias = Literal["proof", "delegated"]
 #: SHA-256 of a bearer token as 64 lowercase hex digits: the only form a token is stored in.
 TokenHash: TypeAlias = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{64}$")]
 
-VERIFICATION_STATUSES: Final = ("pending", "presented", "completed", "failed", "expired")
+VERIFICATION_STATUSES: Final = (
+    "awaiting_approval",
+    "pending",
+    "presented",
+    "completed",
+    "failed",
+    "expired",
+)
+#: The statuses a session may be created in (``create_verification`` refuses others).
+INITIAL_STATUSES: Final = ("awaiting_approval", "pending")
 AGENT_STATES: Final = ("provisioned", "running", "attested", "retired", "expired", "failed")
 MODES: Final = ("proof", "delegated")
 
@@ -54,6 +66,15 @@ class VerificationRecord(msgspec.Struct, frozen=True, kw_only=True):
     ``pending`` (request fetched at most once) -> ``presented`` (a presentation is being
     checked; ``expires_at`` is then the agent deadline) -> ``completed`` | ``failed``;
     ``pending``/``presented`` past ``expires_at`` -> ``expired``.
+
+    A session the policy sends to human step-up starts as ``awaiting_approval``
+    (``expires_at`` is then the approval deadline): an approver's decision makes it
+    ``pending`` (with a fresh deadline) or ``failed`` (reason ``approval_denied``); no
+    decision before the deadline -> ``expired``.
+
+    Delegation (RFC 8693): ``client_id`` is the client that asked, ``subject`` the
+    token's ``sub`` when it differs (the party on whose behalf it asked), ``act`` the
+    token's nested actor chain.  ``policy_ids`` are the ids of the policies that decided.
     """
 
     id: str
@@ -79,6 +100,11 @@ class VerificationRecord(msgspec.Struct, frozen=True, kw_only=True):
     attestation: str | None = None
     completed_at: float | None = None
     client_id: str | None = None
+    subject: str | None = None
+    act: dict[str, Any] | None = None
+    policy_ids: tuple[str, ...] = ()
+    approved_by: str | None = None
+    approved_at: float | None = None
 
 
 class AgentRecord(msgspec.Struct, frozen=True, kw_only=True):

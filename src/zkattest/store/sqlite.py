@@ -10,18 +10,26 @@ snapshot).  The connection runs in autocommit mode (``isolation_level=None``) wi
 Methods are ``async`` for the :class:`~zkattest.store.base.Store` contract; they run
 their statements directly (microseconds) under a lock, so one instance may also be used
 from several threads.  The schema comes from the numbered SQL files in
-``migrations/sqlite/`` applied at open, one transaction each.
+``migrations/sqlite/`` applied at open, one transaction each (the version row is written
+in the same transaction).  A file with the comment line ``-- migration:
+foreign_keys=off`` runs with foreign keys off (SQLite ignores that pragma inside a
+transaction, and rebuilding a referenced table needs it, see 0002) and is checked with
+``PRAGMA foreign_key_check`` before its transaction commits.
+
+The queries are plain SQL that PostgreSQL runs too, except ``BEGIN IMMEDIATE`` and the
+pragmas; the schema files are SQLite's own (``GLOB`` checks, the table rebuild).
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import resources
@@ -36,6 +44,7 @@ from .errors import Conflict, IncompatibleSchema, StoreError, StoreUnavailable
 from .records import (
     AGENT_STATES,
     AGENT_TRANSITIONS,
+    INITIAL_STATUSES,
     MODES,
     VERIFICATION_STATUSES,
     AgentRecord,
@@ -76,7 +85,26 @@ _STAMP_ON_ENTRY: Final = {
     "retired": "retired_at",
 }
 
+#: Fields a new session cannot have yet: the steps after creation set them.
+_OUTCOME_FIELDS: Final = (
+    "request_fetched_at",
+    "presentation_token_hash",
+    "presented_at",
+    "mode",
+    "agent_id",
+    "result",
+    "reason",
+    "attestation",
+    "completed_at",
+    "approved_by",
+    "approved_at",
+)
+#: ``awaiting_approval``: at most this many subjects and as many client ids per query.
+MAX_APPROVAL_KEYS: Final = 256
+MAX_APPROVAL_LIMIT: Final = 1000
+
 _MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_MIGRATION_OPTIONS = re.compile(r"^--\s*migration:(.*)$")
 _TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
 
 
@@ -84,6 +112,31 @@ def _require_hash(value: str, what: str) -> None:
     # a bearer token passed where its hash belongs must not reach the database
     if not isinstance(value, str) or _TOKEN_HASH.fullmatch(value) is None:
         raise InvalidParameter(f"{what} must be a SHA-256 hex digest (64 lowercase hex digits)")
+
+
+def _require_text(value: object, what: str, *, empty: bool = True) -> str:
+    if not isinstance(value, str):
+        raise InvalidParameter(f"{what} must be a string")
+    if not empty and not value:
+        raise InvalidParameter(f"{what} must not be empty")
+    return value
+
+
+def _require_time(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise InvalidParameter(f"{what} must be finite epoch seconds")
+    return float(value)
+
+
+def _text_list(values: object, what: str) -> list[str]:
+    """A sequence of strings (not a string itself), deduplicated, at most
+    ``MAX_APPROVAL_KEYS`` distinct entries."""
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
+        raise InvalidParameter(f"{what} must be a sequence of strings")
+    out = sorted({_require_text(v, f"each of {what}") for v in values})
+    if len(out) > MAX_APPROVAL_KEYS:
+        raise InvalidParameter(f"{what} has more than {MAX_APPROVAL_KEYS} entries")
+    return out
 
 
 # -- errors --------------------------------------------------------------------------------
@@ -108,11 +161,32 @@ def _translated() -> Iterator[None]:
 
 @dataclass(frozen=True)
 class Migration:
-    """One numbered schema step: ``NNNN_name.sql`` split into statements."""
+    """One numbered schema step: ``NNNN_name.sql`` split into statements.
+
+    ``foreign_keys_off``: run with ``PRAGMA foreign_keys = OFF`` (set before the
+    transaction) and ``PRAGMA foreign_key_check`` before commit, as SQLite's procedure for
+    rebuilding a table other tables reference requires.  A file asks for it with a
+    comment line ``-- migration: foreign_keys=off``."""
 
     version: int
     name: str
     statements: tuple[str, ...]
+    foreign_keys_off: bool = False
+
+
+def _migration_options(sql: str) -> bool:
+    """The ``-- migration: ...`` comment lines of a file -> ``foreign_keys_off``."""
+    fk_off = False
+    for line in sql.splitlines():
+        m = _MIGRATION_OPTIONS.match(line.strip())
+        if m is None:
+            continue
+        for option in m.group(1).split(","):
+            if option.strip().replace(" ", "") == "foreign_keys=off":
+                fk_off = True
+            else:
+                raise StoreError(f"unknown migration option {option.strip()!r}")
+    return fk_off
 
 
 def _split_statements(sql: str) -> tuple[str, ...]:
@@ -145,8 +219,11 @@ def load_migrations() -> tuple[Migration, ...]:
         m = _MIGRATION_NAME.match(entry.name)
         if m is None:
             raise StoreError(f"badly named migration file {entry.name!r}")
+        text = entry.read_text("utf-8")
         found.append(
-            Migration(int(m.group(1)), m.group(2), _split_statements(entry.read_text("utf-8")))
+            Migration(
+                int(m.group(1)), m.group(2), _split_statements(text), _migration_options(text)
+            )
         )
     if not found:
         raise StoreError(
@@ -183,18 +260,43 @@ def _migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> Non
         )
         check(_current_version(conn))
     for mig in migrations:
-        with _transaction(conn):
-            # re-read under the write lock: another process may have just applied it
-            current = _current_version(conn)
-            check(current)
-            if current >= mig.version:
-                continue
-            for stmt in mig.statements:
-                conn.execute(stmt)
-            conn.execute(
-                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-                (mig.version, mig.name, time.time()),
-            )
+        if _current_version(conn) >= mig.version:
+            continue  # applied (versions only grow): no write lock needed to know it
+        if not mig.foreign_keys_off:
+            _apply(conn, mig, check)
+            continue
+        # SQLite ignores this pragma inside a transaction: it is set around it
+        conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 0:
+                raise StoreError("cannot turn foreign keys off for a migration")
+            _apply(conn, mig, check)
+        finally:
+            conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _apply(conn: sqlite3.Connection, mig: Migration, check: Callable[[int], None]) -> None:
+    """One migration and its version row, in one write transaction."""
+    with _transaction(conn):
+        # re-read under the write lock: another process may have just applied it
+        current = _current_version(conn)
+        check(current)
+        if current >= mig.version:
+            return
+        for stmt in mig.statements:
+            conn.execute(stmt)
+        if mig.foreign_keys_off:
+            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if broken:
+                tables = ", ".join(sorted({str(row[0]) for row in broken}))
+                raise StoreError(
+                    f"migration {mig.version:04d}_{mig.name} not applied: rows of {tables}"
+                    f" reference missing rows ({len(broken)}); repair them and reopen"
+                )
+        conn.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+            (mig.version, mig.name, time.time()),
+        )
 
 
 # -- connection ----------------------------------------------------------------------------
@@ -290,7 +392,7 @@ _R = TypeVar("_R", VerificationRecord, AgentRecord)
 
 _V_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(VerificationRecord))
 _A_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(AgentRecord))
-_JSON_COLUMNS: Final = frozenset({"params"})
+_JSON_COLUMNS: Final = frozenset({"params", "act", "policy_ids"})
 _BOOL_COLUMNS: Final = frozenset({"result"})
 
 
@@ -307,7 +409,7 @@ def _to_row(rec: VerificationRecord | AgentRecord) -> tuple[Any, ...]:
     row: list[Any] = []
     for name in _columns(type(rec)):
         value = getattr(rec, name)
-        if name in _JSON_COLUMNS:
+        if name in _JSON_COLUMNS and value is not None:
             value = msgspec.json.encode(value, order="sorted").decode()
         elif name in _BOOL_COLUMNS and value is not None:
             value = int(value)
@@ -319,13 +421,13 @@ def _from_row(cls: type[_R], row: tuple[Any, ...]) -> _R:
     data: dict[str, Any] = {}
     try:
         for name, value in zip(_columns(cls), row, strict=True):
-            if name in _JSON_COLUMNS:
+            if name in _JSON_COLUMNS and value is not None:
                 value = msgspec.json.decode(value)
             elif name in _BOOL_COLUMNS and value is not None:
                 value = bool(value)
             data[name] = value
         return msgspec.convert(data, type=cls)
-    except msgspec.MsgspecError as e:
+    except (msgspec.MsgspecError, TypeError) as e:
         raise StoreError(f"stored {cls.__name__} is malformed: {e}") from None
 
 
@@ -334,7 +436,8 @@ def _checked(rec: object, cls: type[_R]) -> _R:
     if type(rec) is not cls:
         raise InvalidParameter(f"expected a {cls.__name__}")
     try:
-        return msgspec.convert(msgspec.to_builtins(rec), type=cls)
+        # asdict, not to_builtins: that would quietly turn bytes into base64 text
+        return msgspec.convert(msgspec.structs.asdict(rec), type=cls)
     except msgspec.ValidationError as e:
         raise InvalidParameter(f"invalid {cls.__name__}: {e}") from None
 
@@ -414,12 +517,20 @@ class SQLiteStore:
 
     async def create_verification(self, rec: VerificationRecord) -> None:
         rec = _checked(rec, VerificationRecord)
+        if rec.status not in INITIAL_STATUSES:
+            raise InvalidParameter(
+                f"a new verification is {' or '.join(INITIAL_STATUSES)}, not {rec.status}"
+            )
+        early = [name for name in _OUTCOME_FIELDS if getattr(rec, name) is not None]
+        if early:
+            raise InvalidParameter(f"a new verification has no {', '.join(early)} yet")
         cols = ", ".join(_V_COLUMNS)
         marks = ", ".join("?" * len(_V_COLUMNS))
         with self._db() as db:
             db.execute(f"INSERT INTO verifications ({cols}) VALUES ({marks})", _to_row(rec))
 
     async def get_verification(self, id: str) -> VerificationRecord | None:
+        _require_text(id, "id")
         with self._db() as db:
             row = db.execute(f"{_select(VerificationRecord)} WHERE id = ?", (id,)).fetchone()
         return None if row is None else _from_row(VerificationRecord, row)
@@ -462,6 +573,7 @@ class SQLiteStore:
         now: float,
         agent_deadline: float,
     ) -> bool:
+        _require_text(id, "id")
         _require_hash(presentation_token_hash, "presentation_token_hash")
         if mode not in MODES:
             raise InvalidParameter(f"mode must be one of {', '.join(MODES)}")
@@ -486,6 +598,7 @@ class SQLiteStore:
         agent_id: str | None,
         now: float,
     ) -> bool:
+        _require_text(id, "id")
         if status not in ("completed", "failed"):
             raise InvalidParameter("a verification finishes as completed or failed")
         if result is not None and not isinstance(result, bool):
@@ -509,6 +622,81 @@ class SQLiteStore:
             )
             return cur.rowcount == 1
 
+    # -- step-up approval and policy inputs ------------------------------------------------
+
+    async def decide_approval(
+        self, id: str, *, approve: bool, approver: str, now: float, expires_at: float
+    ) -> bool:
+        _require_text(id, "id")
+        if not isinstance(approve, bool):
+            raise InvalidParameter("approve must be a bool")
+        _require_text(approver, "approver", empty=False)
+        now = _require_time(now, "now")
+        expires_at = _require_time(expires_at, "expires_at")
+        if approve and expires_at <= now:
+            raise InvalidParameter("an approved verification needs a deadline after now")
+        if approve:
+            sql = (
+                "UPDATE verifications"
+                " SET status = 'pending', expires_at = ?, approved_by = ?, approved_at = ?"
+                " WHERE id = ? AND status = 'awaiting_approval' AND expires_at > ?"
+            )
+            params: tuple[Any, ...] = (expires_at, approver, now, id, now)
+        else:
+            sql = (
+                "UPDATE verifications"
+                " SET status = 'failed', reason = 'approval_denied', approved_by = ?,"
+                " approved_at = ?, completed_at = ?"
+                " WHERE id = ? AND status = 'awaiting_approval' AND expires_at > ?"
+            )
+            params = (approver, now, now, id, now)
+        with self._db() as db:
+            return db.execute(sql, params).rowcount == 1
+
+    async def awaiting_approval(
+        self,
+        now: float,
+        *,
+        subjects: Sequence[str] = (),
+        client_ids: Sequence[str] = (),
+        limit: int = 100,
+    ) -> list[VerificationRecord]:
+        now = _require_time(now, "now")
+        subs = _text_list(subjects, "subjects")
+        clients = _text_list(client_ids, "client_ids")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise InvalidParameter("limit must be an integer")
+        if not 1 <= limit <= MAX_APPROVAL_LIMIT:
+            raise InvalidParameter(f"limit must be 1..{MAX_APPROVAL_LIMIT}")
+        if not subs and not clients:
+            return []
+        matches: list[str] = []
+        params: list[Any] = [now]
+        for column, values in (("subject", subs), ("client_id", clients)):
+            if values:
+                matches.append(f"{column} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        params.append(limit)
+        sql = (
+            f"{_select(VerificationRecord)}"
+            " WHERE status = 'awaiting_approval' AND expires_at > ?"
+            f" AND ({' OR '.join(matches)})"
+            " ORDER BY created_at, id LIMIT ?"
+        )
+        with self._db() as db:
+            rows = db.execute(sql, params).fetchall()
+        return [_from_row(VerificationRecord, row) for row in rows]
+
+    async def recent_count(self, client_id: str, since: float) -> int:
+        _require_text(client_id, "client_id")
+        since = _require_time(since, "since")
+        with self._db() as db:
+            row = db.execute(
+                "SELECT count(*) FROM verifications WHERE client_id = ? AND created_at >= ?",
+                (client_id, since),
+            ).fetchone()
+        return int(row[0])
+
     # -- agents ----------------------------------------------------------------------------
 
     async def create_agent(self, rec: AgentRecord) -> None:
@@ -519,6 +707,7 @@ class SQLiteStore:
             db.execute(f"INSERT INTO agents ({cols}) VALUES ({marks})", _to_row(rec))
 
     async def get_agent(self, id: str) -> AgentRecord | None:
+        _require_text(id, "id")
         with self._db() as db:
             row = db.execute(f"{_select(AgentRecord)} WHERE id = ?", (id,)).fetchone()
         return None if row is None else _from_row(AgentRecord, row)
@@ -533,6 +722,7 @@ class SQLiteStore:
         require_unexpired: bool,
         **fields: AgentField,
     ) -> bool:
+        _require_text(id, "id")
         if frm not in AGENT_STATES or to not in AGENT_STATES:
             raise InvalidParameter(f"agent states are {', '.join(AGENT_STATES)}")
         if to not in AGENT_TRANSITIONS[frm]:
@@ -554,6 +744,8 @@ class SQLiteStore:
     # -- one-use keys ----------------------------------------------------------------------
 
     async def use_once(self, namespace: str, key: str, expires_at: float, now: float) -> bool:
+        _require_text(namespace, "namespace")
+        _require_text(key, "key")
         with self._db() as db, _transaction(db):
             # an expired entry is as good as absent (sweep may not have run yet)
             db.execute(
@@ -576,7 +768,8 @@ class SQLiteStore:
         with self._db() as db, _transaction(db):
             v = db.execute(
                 "UPDATE verifications SET status = 'expired'"
-                " WHERE status IN ('pending', 'presented') AND expires_at <= ?",
+                " WHERE status IN ('awaiting_approval', 'pending', 'presented')"
+                " AND expires_at <= ?",
                 (now,),
             ).rowcount
             a = db.execute(
