@@ -29,8 +29,11 @@ from litestar import Litestar
 from litestar.testing import TestClient
 
 from zkattest.credentials import Credential, Holder, Issuer, Presentation, Request, to_field
+from zkattest.oauth.clients import ClientRegistry, client_from_json
 from zkattest.service import Config, Resources, bootstrap, create_app, dev_issuer_path
 from zkattest.service.state import Services
+
+from .stock_rp import ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE, StockRP
 
 RP = "https://shop.example"
 OTHER_RP = "https://other.example"
@@ -105,10 +108,14 @@ def assert_problem(r: httpx.Response, status: int, reason: str | None = None) ->
 @pytest.fixture(scope="session")
 def resources(tmp_path_factory: pytest.TempPathFactory) -> Resources:
     """One bootstrap: trust-domain key and dev issuer in a session data dir, circuit
-    keys in the test key store ($ZKATTEST_KEY_DIR, set by tests/conftest.py)."""
+    keys in the test key store ($ZKATTEST_KEY_DIR, set by tests/conftest.py).
+
+    The verification-flow tests run without OAuth (``require_auth=False``); the OAuth,
+    policy and approval tests (test_oauth_*.py) turn it on with their own clients."""
     data = tmp_path_factory.mktemp("service-data")
     return bootstrap(
-        Config(data_dir=str(data), key_dir=os.environ["ZKATTEST_KEY_DIR"]), progress=False
+        Config(data_dir=str(data), key_dir=os.environ["ZKATTEST_KEY_DIR"], require_auth=False),
+        progress=False,
     )
 
 
@@ -287,3 +294,114 @@ def present(
 
 def scope_of(audience: str) -> int:
     return to_field(audience, "rp_scope")
+
+
+# -- OAuth: registered clients made with stock JOSE (tests/service/stock_rp.py) -------------
+
+BASE = "http://127.0.0.1:8080"  # the default config's base URL: issuer, htu, resource
+
+
+@dataclasses.dataclass
+class Party:
+    """The registered clients of an OAuth test app, each a :class:`StockRP`:
+    ``shop`` (an RP: age_gte for RP), ``other`` (another RP, for OTHER_RP), ``alice``
+    (a person: age_gte, approve; lets ``assistant`` act for her), ``assistant`` (an
+    agent acting for alice; lets ``shop`` act after it), ``bob`` (a person, approver of
+    ``shop``'s own requests)."""
+
+    shop: StockRP
+    other: StockRP
+    alice: StockRP
+    assistant: StockRP
+    bob: StockRP
+
+
+@pytest.fixture(scope="session")
+def party() -> Party:
+    return Party(
+        shop=StockRP("shop"),
+        other=StockRP("other", alg="ES384"),
+        alice=StockRP("alice", alg="EdDSA"),
+        assistant=StockRP("assistant", alg="PS256"),
+        bob=StockRP("bob", alg="RS256"),
+    )
+
+
+def register(res: Resources, party: Party) -> None:
+    reg = ClientRegistry(res.config.clients_path)
+    entries: list[dict[str, Any]] = [
+        {
+            "client_id": "shop",
+            "name": "Shop",
+            "jwks": party.shop.jwks(),
+            "predicates": ["age_gte"],
+            "audiences": [RP],
+            "approvers": ["bob"],
+        },
+        {
+            "client_id": "other",
+            "name": "Other RP",
+            "jwks": party.other.jwks(),
+            "predicates": ["age_gte"],
+            "audiences": [OTHER_RP],
+        },
+        {
+            "client_id": "alice",
+            "name": "Alice",
+            "kind": "person",
+            "jwks": party.alice.jwks(),
+            "predicates": ["age_gte"],
+            "audiences": [RP],
+            "delegates": ["assistant"],
+            "approver": True,
+        },
+        {
+            "client_id": "assistant",
+            "name": "Alice's assistant",
+            "jwks": party.assistant.jwks(),
+            "predicates": ["age_gte"],
+            "audiences": [RP],
+            "delegates": ["shop"],
+        },
+        {
+            "client_id": "bob",
+            "name": "Bob (operator)",
+            "kind": "person",
+            "jwks": party.bob.jwks(),
+            "approver": True,
+        },
+    ]
+    for e in entries:
+        reg.add(client_from_json(e), replace=True)
+
+
+@pytest.fixture
+def auth_res(resources: Resources, tmp_path: Path, party: Party) -> Resources:
+    """Resources with OAuth on (``require_auth``), a fresh database and a fresh client
+    registry holding :class:`Party`'s clients."""
+    r = with_db(
+        resources, tmp_path / "db", require_auth=True, clients_file=str(tmp_path / "clients.json")
+    )
+    register(r, party)
+    return dataclasses.replace(r, clients=ClientRegistry(r.config.clients_path))
+
+
+@pytest.fixture
+def auth_client(auth_res: Resources) -> Iterator[TestClient[Litestar]]:
+    with TestClient(create_app(resources=auth_res)) as c:
+        yield c
+
+
+def exchange_form(
+    subject_token: str, actor_token: str | None = None, **extra: str
+) -> dict[str, str]:
+    form = {
+        "grant_type": TOKEN_EXCHANGE,
+        "subject_token": subject_token,
+        "subject_token_type": ACCESS_TOKEN_TYPE,
+        **extra,
+    }
+    if actor_token is not None:
+        form["actor_token"] = actor_token
+        form["actor_token_type"] = ACCESS_TOKEN_TYPE
+    return form

@@ -32,6 +32,8 @@ V1_PATHS = {
     "/v1/circuits",
     "/v1/circuits/{cid}/verification_key",
     "/v1/agents/{aid}",
+    "/v1/approvals",
+    "/v1/approvals/{vid}",
 }
 SECRETISH = ("d", "key", "private", "secret", "token", "svid", "seed", "witness", "holder_secret")
 
@@ -181,7 +183,15 @@ def test_openapi(client: TestClient[Litestar]) -> None:
     paths = set(doc["paths"])
     v1 = {p for p in paths if p.startswith("/v1")}
     assert v1 == V1_PATHS, v1 ^ V1_PATHS
-    assert {"/.well-known/jwks.json", "/.well-known/spiffe-bundle", "/healthz", "/readyz"} <= paths
+    assert {
+        "/.well-known/jwks.json",
+        "/.well-known/spiffe-bundle",
+        "/.well-known/oauth-authorization-server",
+        "/oauth/token",
+        "/oauth/jwks",
+        "/healthz",
+        "/readyz",
+    } <= paths
     # every /v1 route of the app is documented
     routes = {re.sub(r":\w+}", "}", route.path) for route in client.app.routes}
     assert {p for p in routes if p.startswith("/v1")} == V1_PATHS

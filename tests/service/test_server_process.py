@@ -24,6 +24,7 @@ from zkattest.credentials import Holder, Issuer, KeyStore, Request
 from zkattest.service import Resources
 
 from .conftest import LEAP_BIRTHDATE, RP, in_years
+from .stock_rp import StockRP
 
 KEY_DIR = os.environ["ZKATTEST_KEY_DIR"]
 
@@ -105,8 +106,44 @@ def test_real_server(tmp_path: Path, resources: Resources) -> None:
         assert http.get("/healthz").json() == {"status": "ok"}
         issuer = Issuer.load(data / "dev-issuer.json")
         cred = issuer.issue({"birthdate": LEAP_BIRTHDATE}, holder.commitment, expires=in_years(5))
+        body = {
+            "predicate": "age_gte",
+            "params": {"min_age": 18},
+            "audience": RP,
+            "code_challenge": challenge.rstrip(b"=").decode(),
+        }
+        # OAuth is on by default: no token, no verification
+        r = http.post("/v1/verifications", json=body)
+        assert r.status_code == 401 and r.headers["www-authenticate"].startswith("DPoP")
+        # register an RP with the admin CLI while the server runs: it picks the change up
+        rp = StockRP("shop")
+        (tmp_path / "shop.jwks").write_text(json.dumps(rp.jwks()))
+        add = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "zkattest.cli",
+                "clients",
+                "add",
+                "shop",
+                "--jwks",
+                str(tmp_path / "shop.jwks"),
+                "--predicate",
+                "age_gte",
+                "--audience",
+                RP,
+                "--data-dir",
+                str(data),
+            ],
+            capture_output=True,
+            env=_env(),
+            timeout=60,
+        )
+        assert add.returncode == 0, add.stderr.decode()
+        rp.get_token(http, url)
         r = http.post(
             "/v1/verifications",
+            headers=rp.auth("POST", f"{url}/v1/verifications"),
             json={
                 "predicate": "age_gte",
                 "params": {"min_age": 18},
@@ -128,20 +165,18 @@ def test_real_server(tmp_path: Path, resources: Resources) -> None:
         )
         assert r.status_code == 200, r.text
         assert r.json()["result"] is True
-        st = http.get(f"/v1/verifications/{created['id']}", params={"code_verifier": verifier})
+        st = http.get(
+            f"/v1/verifications/{created['id']}",
+            params={"code_verifier": verifier},
+            headers=rp.auth("GET", f"{url}/v1/verifications/{created['id']}"),
+        )
         attestation = st.json()["attestation"]
         assert st.json()["status"] == "completed"
         v = http.post("/v1/attestations/verify", json={"attestation": attestation, "audience": RP})
         assert v.json()["valid"] is True
         # a delegated presentation too (the holder secret crosses the wire)
         r2 = http.post(
-            "/v1/verifications",
-            json={
-                "predicate": "age_gte",
-                "params": {"min_age": 18},
-                "audience": RP,
-                "code_challenge": challenge.rstrip(b"=").decode(),
-            },
+            "/v1/verifications", json=body, headers=rp.auth("POST", f"{url}/v1/verifications")
         )
         hreq2 = http.get(r2.json()["request_uri"]).json()
         r = http.post(
@@ -187,7 +222,13 @@ def test_real_server(tmp_path: Path, resources: Resources) -> None:
 
     # restart on the same data directory: the attestation is still there
     with _server(data, _free_port(), log) as (_proc, url), httpx.Client(base_url=url) as http:
-        st = http.get(f"/v1/verifications/{created['id']}", params={"code_verifier": verifier})
+        first_token = rp.token
+        rp.get_token(http, url)  # the new port is a new issuer/resource: a new token
+        st = http.get(
+            f"/v1/verifications/{created['id']}",
+            params={"code_verifier": verifier},
+            headers=rp.auth("GET", f"{url}/v1/verifications/{created['id']}"),
+        )
         assert st.status_code == 200
         assert st.json()["attestation"] == attestation
         r = http.get(created["request_uri"].replace(created["request_uri"].split("/v1/")[0], url))
@@ -203,5 +244,7 @@ def test_real_server(tmp_path: Path, resources: Resources) -> None:
         verifier,
         hreq["presentation_token"],
         hreq2["presentation_token"],
+        first_token,
+        rp.token,
     ):
-        assert secret not in output
+        assert secret and secret not in output

@@ -7,10 +7,12 @@ from .agent import (
     AgentError,
     AgentRuntime,
     AgentSettings,
+    Authorizer,
     DelegatedWork,
     MicroAgent,
     Outcome,
     ProofWork,
+    delegation_claims,
     request_of,
 )
 from .attestation import TYP, AttestationInvalid, VerifiedAttestation, verify_attestation
@@ -22,6 +24,7 @@ __all__ = [
     "AgentRuntime",
     "AgentSettings",
     "AttestationInvalid",
+    "Authorizer",
     "DelegatedWork",
     "MicroAgent",
     "Outcome",
@@ -31,6 +34,7 @@ __all__ = [
     "Slot",
     "VerifiedAttestation",
     "WorkPool",
+    "delegation_claims",
     "request_of",
     "verify_attestation",
 ]

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +44,12 @@ __all__ = [
     "AgentError",
     "AgentRuntime",
     "AgentSettings",
+    "Authorizer",
     "DelegatedWork",
     "MicroAgent",
     "Outcome",
     "ProofWork",
+    "delegation_claims",
 ]
 
 log = logging.getLogger("zkattest.agents")
@@ -98,9 +100,27 @@ class DelegatedWork:
         self.holder = None
 
 
+#: ``authorize(verification, mode) -> None`` (provision the agent) or a refusal
+#: reason (``policy_denied``...): the policy check made when an agent is provisioned.
+Authorizer = Callable[[VerificationRecord, str], Awaitable[str | None]]
+
+
+def delegation_claims(v: VerificationRecord) -> dict[str, Any]:
+    """Who asked and for whom, as the SVID and the attestation carry it: the OAuth
+    ``client_id``, the delegating subject ``obo`` and the RFC 8693 ``act`` chain."""
+    out: dict[str, Any] = {}
+    if v.client_id is not None:
+        out["client_id"] = v.client_id
+    if v.subject is not None:
+        out["obo"] = v.subject
+    if v.act is not None:
+        out["act"] = v.act
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    agent_id: str
+    agent_id: str | None  # None: refused before an agent was provisioned
     status: str  # "completed" | "failed"
     result: bool | None
     reason: str | None
@@ -209,6 +229,7 @@ class AgentRuntime:
         pool: WorkPool,
         settings: AgentSettings,
         clock: Callable[[], float] = time.time,
+        authorize: Authorizer | None = None,
     ) -> None:
         self.store = store
         self.trust = trust
@@ -218,6 +239,7 @@ class AgentRuntime:
         self.pool = pool
         self.settings = settings
         self.clock = clock
+        self.authorize = authorize
 
     async def provision(self, v: VerificationRecord, task: str) -> MicroAgent:
         """A new agent for verification ``v`` (its audience is the SVID's ``aud``)."""
@@ -236,6 +258,7 @@ class AgentRuntime:
             ttl=self.settings.svid_ttl,
             now=int(now),
             jti=jti,
+            extra=delegation_claims(v),
         )
         rec = AgentRecord(
             id=agent_id,
@@ -285,6 +308,22 @@ class AgentRuntime:
         finished in the store either way."""
         mode = "proof" if isinstance(work, ProofWork) else "delegated"
         try:
+            refused = await self.authorize(v, mode) if self.authorize is not None else None
+            if refused is not None:
+                slot.release()
+                if isinstance(work, DelegatedWork):
+                    work.wipe()
+                await self.store.finish_verification(
+                    v.id,
+                    status="failed",
+                    result=None,
+                    reason=refused,
+                    attestation=None,
+                    agent_id=None,
+                    now=self.clock(),
+                )
+                log.info("agent not provisioned", extra={"reason": refused})
+                return Outcome(None, "failed", None, refused, None)
             agent = await self.provision(
                 v, f"{'verify' if mode == 'proof' else 'prove'}-{v.predicate}"
             )
@@ -363,6 +402,7 @@ class AgentRuntime:
                 "issuer": {"Ax": str(pub[2]), "Ay": str(pub[3])},
                 "mode": mode,
                 "svid": agent.svid,
+                **delegation_claims(v),
             }
             token = await agent.attest(claims)
         except AgentError as e:

@@ -16,6 +16,10 @@ thumbprint>}``.  Claims::
     issuer                 {"Ax","Ay"}: the credential issuer's key (= public_signals[2:4])
     mode                   "proof" (holder-side proving) or "delegated" (the agent proved)
     svid                   the agent's JWT-SVID: signed by the trust domain, cnf.jwk = agent key
+    client_id              the OAuth client that asked (absent when the service runs without auth)
+    obo                    the delegating subject, when the client acted for someone (RFC 8693 sub)
+    act                    the RFC 8693 delegation chain, current actor outermost
+                           (client_id, obo and act equal the SVID's: the trust domain signed them)
 
 A relying party checks it with any JOSE library and the trust bundle alone:
 verify ``svid`` against the bundle (ES256, by ``kid``; ``aud`` = itself; valid at the
@@ -65,6 +69,10 @@ class VerifiedAttestation:
     result: bool
     agent: str
     verification_id: str
+    #: who asked (OAuth client), for whom (the delegating subject), through whom (RFC 8693)
+    client_id: str | None = None
+    obo: str | None = None
+    act: dict[str, Any] | None = None
 
 
 def _req(claims: Mapping[str, Any], name: str, typ: type | tuple[type, ...]) -> Any:
@@ -133,9 +141,27 @@ def verify_attestation(
     sub = _req(claims, "sub", str)
     if verification_id is not None and sub != verification_id:
         raise AttestationInvalid("wrong_verification", "attestation is for another verification")
+    # the chain the agent was provisioned for (in its SVID, signed by the trust domain)
+    # must be the chain the attestation states
+    svid_claims = decode_unverified(svid_tok).claims
+    for name, typ in (("client_id", str), ("obo", str), ("act", dict)):
+        if svid_claims.get(name) != claims.get(name):
+            raise AttestationInvalid(
+                "delegation_mismatch", f"attestation {name} differs from the agent SVID's"
+            )
+        if name in claims:
+            _req(claims, name, typ)
     if circuits is not None:
         _check_proof(claims, circuits)
-    return VerifiedAttestation(claims, result, str(svid.spiffe_id), sub)
+    return VerifiedAttestation(
+        claims,
+        result,
+        str(svid.spiffe_id),
+        sub,
+        claims.get("client_id"),
+        claims.get("obo"),
+        claims.get("act"),
+    )
 
 
 def _check_proof(claims: Mapping[str, Any], circuits: Mapping[str, VerifyingKey]) -> None:

@@ -31,6 +31,7 @@ __all__ = ["MAX_SVID_TTL", "SvidClaims", "mint_svid", "validate_svid"]
 MAX_SVID_TTL: Final = 60
 _HEADER_MEMBERS: Final = frozenset({"alg", "kid", "typ"})
 _TYPES: Final = frozenset({"JWT", "JOSE"})
+_RESERVED_CLAIMS: Final = frozenset({"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "cnf"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +60,12 @@ def mint_svid(
     ttl: int,
     now: int,
     jti: str,
+    extra: Mapping[str, Any] | None = None,
 ) -> str:
     """Mint an agent's JWT-SVID valid from ``now`` for ``ttl`` (1..60) seconds.
+
+    ``extra`` adds claims (e.g. the delegation chain the agent works for: ``client_id``,
+    ``obo``, RFC 8693 ``act``); it may not set a registered or SVID claim.
 
     ``agent_jwk`` must be a public P-256 JWK (it is re-emitted in canonical form,
     ``{"crv", "kty", "x", "y"}``), or an :class:`EcPublicKey` (already validated).
@@ -79,7 +84,10 @@ def mint_svid(
         raise errors.InvalidParameter(f"ttl must be an integer in 1..{MAX_SVID_TTL}")
     if not _int(now) or now < 0:
         raise errors.InvalidParameter("now must be a non-negative integer (epoch seconds)")
+    if extra and not _RESERVED_CLAIMS.isdisjoint(extra):
+        raise errors.InvalidParameter("extra may not set a registered JWT or SVID claim")
     claims = {
+        **(extra or {}),
         "sub": str(spiffe_id),
         "aud": audience,
         "exp": now + ttl,

@@ -31,7 +31,7 @@ from .. import errors
 from .jose import EcKey, EcPublicKey, JoseError, json_object
 from .spiffe import validate_trust_domain
 
-__all__ = ["InsecureKeyFile", "TrustBundle", "TrustDomainKey"]
+__all__ = ["InsecureKeyFile", "TrustBundle", "TrustDomainKey", "load_or_create_key"]
 
 _MAX_KEY_FILE: Final = 64 * 1024
 
@@ -181,16 +181,7 @@ class TrustDomainKey:
         """
         validate_trust_domain(trust_domain)
         path = Path(path)
-        for _ in range(3):
-            try:
-                return cls(trust_domain, _load(path), path)
-            except FileNotFoundError:
-                pass
-            key = EcKey.generate()
-            if _create(path, key.to_pem()):
-                return cls(trust_domain, key, path)
-            key.destroy()  # another process won the race: load its key
-        raise errors.MalformedFile(f"{path}: appears and disappears; cannot load the key")
+        return cls(trust_domain, load_or_create_key(path), path)
 
     def bundle(
         self,
@@ -207,6 +198,23 @@ class TrustDomainKey:
 
     def __repr__(self) -> str:
         return f"TrustDomainKey({self.trust_domain!r}, kid={self.kid!r})"
+
+
+def load_or_create_key(path: str | os.PathLike[str]) -> EcKey:
+    """The P-256 private key in the PEM file ``path``, created (0600, its directory
+    0700) if absent; concurrent first calls in several processes end with one key.
+    Raises :class:`~zkattest.errors.MalformedFile` or :class:`InsecureKeyFile`."""
+    path = Path(path)
+    for _ in range(3):
+        try:
+            return _load(path)
+        except FileNotFoundError:
+            pass
+        key = EcKey.generate()
+        if _create(path, key.to_pem()):
+            return key
+        key.destroy()  # another process won the race: load its key
+    raise errors.MalformedFile(f"{path}: appears and disappears; cannot load the key")
 
 
 def _load(path: Path) -> EcKey:

@@ -11,6 +11,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from .. import __version__
+from .approvals import ApprovalController
 from .bootstrap import Resources, bootstrap
 from .config import Config
 from .discovery import (
@@ -20,6 +21,7 @@ from .discovery import (
     WellKnownController,
 )
 from .health import healthz, readyz
+from .oauth import OAuthController, as_metadata
 from .problems import ApiError, exception_handlers
 from .state import lifespan_for
 from .verifications import RequestController, VerificationController
@@ -27,10 +29,16 @@ from .verifications import RequestController, VerificationController
 __all__ = ["create_app"]
 
 
+_FORM = "application/x-www-form-urlencoded"
+
+
 async def _json_only(request: Request[Any, Any, Any]) -> None:
-    """Bodies are JSON: anything else is refused before a handler decodes it."""
-    if request.method in ("POST", "PUT", "PATCH") and request.content_type[0] != "application/json":
-        raise ApiError(415, "the request body must be application/json")
+    """Bodies are JSON (the token endpoint's are forms, RFC 6749): anything else is
+    refused before a handler decodes it."""
+    if request.method in ("POST", "PUT", "PATCH"):
+        want = _FORM if request.url.path == "/oauth/token" else "application/json"
+        if request.content_type[0] != want:
+            raise ApiError(415, f"the request body must be {want}")
 
 
 def create_app(
@@ -54,6 +62,9 @@ def create_app(
             WellKnownController,
             CircuitController,
             AgentController,
+            OAuthController,
+            as_metadata,
+            ApprovalController,
             healthz,
             readyz,
         ],

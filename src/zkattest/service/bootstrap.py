@@ -13,6 +13,8 @@ from .. import errors
 from ..credentials import Issuer, IssuerKey, KeyStore, read_public_key
 from ..groth16 import VerifyingKey
 from ..identity import TrustDomainKey
+from ..oauth.clients import ClientRegistry
+from ..policy import PolicyEngine, PolicyError
 from .config import Config, ConfigError
 
 __all__ = ["CIRCUIT", "Resources", "bootstrap", "dev_issuer_path"]
@@ -29,6 +31,10 @@ class Resources:
     vk: VerifyingKey
     circuit_id: str
     issuers: tuple[IssuerKey, ...]
+    #: signs our OAuth access tokens (RFC 9068) and keys the DPoP nonces
+    oauth: TrustDomainKey
+    clients: ClientRegistry
+    policy: PolicyEngine
 
 
 def dev_issuer_path(config: Config) -> Path:
@@ -65,6 +71,7 @@ def bootstrap(config: Config, *, progress: bool | None = None) -> Resources:
     try:
         _private_dir(data)
         trust = TrustDomainKey.load_or_create(data / "trust-domain.key.pem", config.trust_domain)
+        oauth = TrustDomainKey.load_or_create(data / "oauth-signing.key.pem", config.trust_domain)
         keys = KeyStore(config.key_path)
         if not keys.has(CIRCUIT):
             log.info("no %s keys in %s: running the development setup", CIRCUIT, keys.path)
@@ -88,5 +95,26 @@ def bootstrap(config: Config, *, progress: bool | None = None) -> Resources:
                 raise ConfigError(f"issuers/: {p.name}: {e}") from None
     if not issuers:
         log.warning("no trusted credential issuers: every presentation will be refused")
+    try:
+        policy = PolicyEngine.load(config.policy_path)
+    except PolicyError as e:
+        raise ConfigError(f"policy_dir: {e}") from None
+    clients = ClientRegistry(config.clients_path)
+    try:
+        clients.load()
+    except FileNotFoundError:
+        pass  # no clients yet: `zkattest clients add` creates the file, we pick it up
+    except (OSError, errors.InvalidInput) as e:
+        raise ConfigError(f"clients_file: {e}") from None
     assert vk.circuit_id
-    return Resources(config, trust, keys, vk, vk.circuit_id, tuple(dict.fromkeys(issuers)))
+    return Resources(
+        config,
+        trust,
+        keys,
+        vk,
+        vk.circuit_id,
+        tuple(dict.fromkeys(issuers)),
+        oauth,
+        clients,
+        policy,
+    )

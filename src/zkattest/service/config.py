@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,26 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     max_skew_days: int = 1
     log_level: str = "info"
     access_log: bool = False
+    #: relying-party endpoints need a DPoP-bound OAuth access token (turn off only for
+    #: a closed test setup: then anyone who can reach the port may ask)
+    require_auth: bool = True
+    #: the OAuth client registry; default <data_dir>/clients.json
+    clients_file: str = ""
+    #: Cedar policies and schema; default: the shipped policies (zkattest policy init DIR)
+    policy_dir: str = ""
+    access_token_ttl: int = 300
+    #: a DPoP proof's iat may be this old (seconds), plus a 5 s leeway either way
+    dpop_max_age: int = 60
+    #: server-issued DPoP nonces (RFC 9449 §8): at the token endpoint, on resource requests
+    dpop_nonce: bool = True
+    dpop_nonce_resource: bool = False
+    #: hard cap on the delegation chain (policy may allow less)
+    max_delegation_depth: int = 4
+    #: how long a step-up waits for the person's approval, and the RP's polling interval
+    approval_ttl: int = 300
+    poll_interval: int = 2
+    #: verification requests per minute per client above which the risk score rises
+    rate_soft_limit: int = 60
 
     def __post_init__(self) -> None:
         def bad(key: str, why: str) -> ConfigError:
@@ -86,6 +107,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise bad("max_skew_days", "must be 0..31")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise bad("log_level", "debug, info, warning or error")
+        if not 30 <= self.access_token_ttl <= 3600:
+            raise bad("access_token_ttl", "must be 30..3600 seconds")
+        if not 5 <= self.dpop_max_age <= 600:
+            raise bad("dpop_max_age", "must be 5..600 seconds")
+        if not 0 <= self.max_delegation_depth <= 8:
+            raise bad("max_delegation_depth", "must be 0..8")
+        if not 10 <= self.approval_ttl <= 86400:
+            raise bad("approval_ttl", "must be 10..86400 seconds")
+        if not 1 <= self.poll_interval <= 60:
+            raise bad("poll_interval", "must be 1..60 seconds")
+        if not 1 <= self.rate_soft_limit <= 1_000_000:
+            raise bad("rate_soft_limit", "must be 1..1000000 per minute")
         if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
             raise bad("public_url", "must be an http(s) URL without query or fragment")
 
@@ -113,6 +146,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return f"http://{host}:{self.port}"
 
     @property
+    def clients_path(self) -> Path:
+        return Path(self.clients_file) if self.clients_file else self.data_path / "clients.json"
+
+    @property
+    def policy_path(self) -> Path | None:
+        return Path(self.policy_dir) if self.policy_dir else None
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.base_url}/oauth/token"
+
+    @property
     def n_workers(self) -> int:
         return self.workers or os.cpu_count() or 1
 
@@ -129,6 +174,7 @@ def default_data_dir() -> Path:
 
 
 _FIELDS = set(Config.__struct_fields__)
+_BOOLS = frozenset(n for n, t in typing.get_type_hints(Config).items() if t is bool)
 
 
 def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -139,7 +185,7 @@ def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
             continue
         if name == "trusted_issuers":
             out[name] = [p for p in raw.split(os.pathsep) if p]
-        elif name in ("dev_issuer", "access_log"):
+        elif name in _BOOLS:
             low = raw.strip().lower()
             if low not in ("1", "0", "true", "false", "yes", "no"):
                 raise ConfigError(f"ZKATTEST_{name.upper()}: expected true or false")

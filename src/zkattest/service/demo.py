@@ -21,10 +21,17 @@ import httpx
 
 from .. import errors
 from ..agents import verify_attestation
+from ..client import OAuthSession, TokenError
 from ..credentials import Holder, Issuer, KeyStore, Presentation, Request
 from ..identity import TrustBundle, b64url_encode, decode_unverified
+from ..identity.jwk import Jwks
+from ..identity.trust import load_or_create_key
+from ..oauth.base import Client
+from ..oauth.clients import ClientRegistry
 
-__all__ = ["DemoError", "run_demo"]
+__all__ = ["DEMO_CLIENT", "DemoError", "run_demo"]
+
+DEMO_CLIENT = "demo-rp"
 
 
 class DemoError(errors.ZkAttestError):
@@ -43,6 +50,31 @@ def _check(r: httpx.Response, step: str) -> dict[str, Any]:
     if not isinstance(out, dict):
         raise DemoError(f"{step}: unexpected response")
     return out
+
+
+def _demo_session(http: httpx.Client, url: str, data_dir: Path, audience: str) -> OAuthSession:
+    """The demo RP's OAuth client: its key in the data directory, registered in the
+    server's client registry (the server picks the change up without a restart)."""
+    key = load_or_create_key(data_dir / "demo-rp.key.pem")
+    registry = ClientRegistry(data_dir / "clients.json")
+    try:
+        known = registry.get(DEMO_CLIENT)
+    except (OSError, errors.InvalidInput) as e:
+        raise DemoError(f"client registry {registry.path}: {e}") from None
+    if known is None or audience not in known.audiences:
+        registry.add(
+            Client(
+                client_id=DEMO_CLIENT,
+                name="zkattest demo relying party",
+                jwks=Jwks.from_json(
+                    {"keys": [{**key.public().jwk(), "kid": key.public().thumbprint()}]}
+                ),
+                predicates=frozenset({"age_gte"}),
+                audiences=frozenset({audience, *(known.audiences if known else ())}),
+            ),
+            replace=True,
+        )
+    return OAuthSession(http, url, DEMO_CLIENT, key)
 
 
 def run_demo(
@@ -80,11 +112,20 @@ def run_demo(
             "the birthdate stays in the wallet"
         )
 
-        say(f"2. relying party {audience}: asks 'at least {min_age}?' with a PKCE challenge")
+        say(f"2. relying party {audience}: gets a DPoP-bound token (private_key_jwt, RFC 7523)")
+        rp = _demo_session(http, url, data_dir, audience)
+        try:
+            rp.client_credentials(["verify:age_gte"])
+        except TokenError as e:
+            raise DemoError(
+                f"token: {e} (the server's client registry must be {data_dir}/clients.json)"
+            ) from None
+        say(f"   asks 'at least {min_age}?' with a PKCE challenge")
         verifier = secrets.token_urlsafe(48)
         challenge = b64url_encode(hashlib.sha256(verifier.encode()).digest())
         created = _check(
-            http.post(
+            rp.request(
+                "POST",
                 "/v1/verifications",
                 json={
                     "predicate": "age_gte",
@@ -123,7 +164,8 @@ def run_demo(
 
         say("5. relying party: reads the result with its PKCE verifier")
         st = _check(
-            http.get(f"/v1/verifications/{vid}", params={"code_verifier": verifier}), "read"
+            rp.request("GET", f"/v1/verifications/{vid}", params={"code_verifier": verifier}),
+            "read",
         )
         token = st["attestation"]
         bundle = TrustBundle.from_spiffe_json(

@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from .. import errors
 from ..agents import Saturated
+from ..oauth.errors import OAuthError
 from ..store import StoreUnavailable
 from .schemas import ProblemDetails
 
@@ -151,6 +152,18 @@ def _store_down(request: Request[Any, Any, Any], exc: StoreUnavailable) -> Respo
     )
 
 
+def _oauth(request: Request[Any, Any, Any], exc: OAuthError) -> Response[bytes]:
+    # resource endpoints: problem details plus the RFC 6750/9449 challenge headers
+    return problem(
+        request,
+        exc.status,
+        exc.description,
+        slug=exc.error.replace("_", "-"),
+        reason=exc.reason,
+        headers=exc.headers,
+    )
+
+
 def _invalid_input(request: Request[Any, Any, Any], exc: errors.InvalidInput) -> Response[bytes]:
     return problem(request, 422, str(exc), slug="invalid-input")
 
@@ -179,6 +192,7 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     HTTPException: _http,
     Saturated: _saturated,
     StoreUnavailable: _store_down,
+    OAuthError: _oauth,
     errors.InvalidInput: _invalid_input,
     Exception: _internal,
 }

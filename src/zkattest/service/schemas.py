@@ -11,6 +11,9 @@ from msgspec import Meta
 __all__ = [
     "ID_RE",
     "AgentView",
+    "ApprovalDecision",
+    "ApprovalList",
+    "ApprovalView",
     "AttestationCheck",
     "AttestationVerdict",
     "CircuitView",
@@ -18,9 +21,11 @@ __all__ = [
     "DelegatedSubmission",
     "HolderRequest",
     "IssuerView",
+    "PolicyView",
     "PresentationResult",
     "ProblemDetails",
     "ProofSubmission",
+    "TokenResponse",
     "VerificationCreated",
     "VerificationStatus",
 ]
@@ -61,7 +66,14 @@ class CreateVerification(msgspec.Struct, forbid_unknown_fields=True):
     code_challenge_method: Literal["S256"] = "S256"
 
 
-class VerificationCreated(msgspec.Struct):
+class PolicyView(msgspec.Struct):
+    """The policy decision: ``allow``, ``step_up`` (a person must approve) or ``deny``."""
+
+    outcome: str
+    policy_ids: list[str]
+
+
+class VerificationCreated(msgspec.Struct, omit_defaults=True):
     id: str
     status: str
     predicate: str
@@ -72,6 +84,13 @@ class VerificationCreated(msgspec.Struct):
     today: int
     expires_at: str
     request_uri: str
+    #: who asked (OAuth client), for whom (the delegating subject) and through whom
+    client_id: str | None = None
+    subject: str | None = None
+    act: dict[str, Any] | None = None
+    policy: PolicyView | None = None
+    #: with status ``awaiting_approval``: poll ``GET /v1/verifications/{id}`` this often
+    poll_interval: int | None = None
 
 
 class IssuerView(msgspec.Struct):
@@ -137,6 +156,43 @@ class VerificationStatus(msgspec.Struct):
     audience: str
     expires_at: str
     completed_at: str | None
+    approved_by: str | None = None
+    #: with status ``awaiting_approval`` (CIBA-style): poll no faster than this
+    poll_interval: int | None = None
+
+
+class ApprovalDecision(msgspec.Struct, forbid_unknown_fields=True):
+    """``POST /v1/approvals/{id}``: the delegating person's answer to a step-up."""
+
+    decision: Literal["approve", "deny"]
+
+
+class ApprovalView(msgspec.Struct, omit_defaults=True):
+    id: str
+    status: str
+    client_id: str | None
+    predicate: str
+    params: dict[str, int]
+    audience: str
+    expires_at: str
+    subject: str | None = None
+    act: dict[str, Any] | None = None
+    policy_ids: list[str] = msgspec.field(default_factory=list)
+    approved_by: str | None = None
+
+
+class ApprovalList(msgspec.Struct):
+    approvals: list[ApprovalView]
+
+
+class TokenResponse(msgspec.Struct, omit_defaults=True):
+    """RFC 6749 §5.1 / RFC 9449 §5 / RFC 8693 §2.2.1 token response."""
+
+    access_token: str
+    token_type: str
+    expires_in: int
+    scope: str
+    issued_token_type: str | None = None
 
 
 class AttestationCheck(msgspec.Struct, forbid_unknown_fields=True):

@@ -10,14 +10,19 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar import Litestar
 
 from ..agents import AgentRuntime, AgentSettings, WorkPool
 from ..credentials import Verifier
 from ..identity import TrustBundle
+from ..oauth.nonce import NonceIssuer
+from ..oauth.tokens import TokenIssuer
 from ..store import Store, StoreError, open_store
 from .bootstrap import Resources
 from .config import Config
+from .policy import provision_authorizer
 
 __all__ = ["Services", "iso", "lifespan_for", "services"]
 
@@ -42,12 +47,23 @@ class Services:
     runtime: AgentRuntime
     verifier: Verifier
     bundle: TrustBundle
+    tokens: TokenIssuer
+    nonces: NonceIssuer
     clock: Callable[[], float] = time.time
     swept: dict[str, int] = field(default_factory=dict)
+    #: verification id -> when its RP last polled while awaiting approval (CIBA slow_down)
+    polls: dict[str, float] = field(default_factory=dict)
 
     @property
     def config(self) -> Config:
         return self.res.config
+
+
+def nonce_key(res: Resources) -> bytes:
+    """The DPoP nonce MAC key, derived from the OAuth signing key: replicas sharing the
+    key accept each other's nonces, and there is no second secret file to distribute."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"zkattest dpop-nonce v1")
+    return hkdf.derive(res.oauth.key.to_pem())
 
 
 def services(app: Litestar) -> Services:
@@ -65,6 +81,9 @@ async def _sweeper(svc: Services, interval: float) -> None:
                 svc.swept[k] = svc.swept.get(k, 0) + v
             if any(n.values()):
                 log.info("swept expired state: %s", n)
+            cutoff = svc.clock() - svc.config.approval_ttl - svc.config.poll_interval
+            for vid in [k for k, t in svc.polls.items() if t < cutoff]:
+                del svc.polls[vid]
         except StoreError as e:
             log.warning("sweep failed: %s", type(e).__name__)
 
@@ -105,8 +124,13 @@ def lifespan_for(
             runtime=runtime,
             verifier=verifier,
             bundle=res.trust.bundle(BUNDLE_SEQUENCE, BUNDLE_REFRESH_HINT),
+            tokens=TokenIssuer(
+                res.oauth.key, res.oauth.kid, cfg.base_url, ttl=cfg.access_token_ttl
+            ),
+            nonces=NonceIssuer(nonce_key(res)),
             clock=clock,
         )
+        runtime.authorize = provision_authorizer(svc)
         await store.sweep(clock())  # whatever a previous run left in flight
         app.state.zk = svc
         task = asyncio.create_task(_sweeper(svc, cfg.sweep_interval))

@@ -5,6 +5,14 @@
   POST /v1/verifications/{id}/presentation    holder: a proof, or credential + secret (delegated)
   GET  /v1/verifications/{id}?code_verifier=  RP: status and the signed attestation
 
+The RP endpoints need a DPoP-bound access token with the scope ``verify:<predicate>``
+(``service.auth``) unless ``require_auth`` is off; the client that created a
+verification is the only one that may read it.  Policy decides each request: allow,
+deny (403 with the matching policy ids) or step-up, which parks the verification as
+``awaiting_approval`` until the delegating person (or an approver of the client)
+answers at ``POST /v1/approvals/{id}``; the RP polls meanwhile (CIBA-style: faster
+than ``poll_interval`` gets 429 ``slow_down``).
+
 One-time steps are conditional updates in the store: of concurrent attempts exactly
 one wins, across processes and restarts.  Bad input is refused before anything is
 consumed; once a presentation is accepted for checking, its verification ends
@@ -30,7 +38,10 @@ from ..agents import DelegatedWork, ProofWork
 from ..credentials import PERSON, Credential, Holder, Presentation, to_field
 from ..field import R
 from ..identity.jose import b64url_encode, within_depth
+from ..policy import PolicyInput, risk_score
 from ..store import VerificationRecord
+from .auth import Caller, authenticate
+from .policy import chain_of, decide, principal_of, request_rate
 from .problems import ApiError
 from .schemas import (
     ID_RE,
@@ -38,6 +49,7 @@ from .schemas import (
     DelegatedSubmission,
     HolderRequest,
     IssuerView,
+    PolicyView,
     PresentationResult,
     ProofSubmission,
     RequestView,
@@ -93,8 +105,48 @@ def _bearer(request: Request[Any, Any, Any]) -> str:
     return tok.strip()
 
 
+async def _decide(
+    svc: Services,
+    caller: Caller,
+    predicate: str,
+    audience: str,
+    params: dict[str, int],
+    now: float,
+) -> tuple[str, tuple[str, ...]]:
+    """The policy's answer to a verification request (stage ``request``)."""
+    # the request being decided is one of "this client's requests in the last minute"
+    # (it is not stored yet; at stage provision the stored one counts itself)
+    rate = await request_rate(svc, caller.client_id, now) + 1
+    chain = chain_of(caller.token.act)
+    d = decide(
+        svc,
+        PolicyInput(
+            principal=principal_of(caller.client),
+            action=predicate,
+            audience=audience,
+            stage="request",
+            subject=caller.subject,
+            chain=chain,
+            depth=len(chain),
+            params=params,
+            rate=rate,
+            risk=risk_score(
+                depth=len(chain), rate=rate, rate_soft_limit=svc.config.rate_soft_limit
+            ),
+        ),
+    )
+    if d.outcome == "step_up" and not _approvers(svc, caller):
+        # nobody could ever approve it: refuse now rather than park it to expire
+        return "deny", (*d.policy_ids, "no-approver")
+    return d.outcome, d.policy_ids
+
+
+def _approvers(svc: Services, caller: Caller) -> bool:
+    return caller.subject is not None or bool(caller.client.approvers)
+
+
 def _status(v: VerificationRecord, now: float) -> str:
-    if v.status in ("pending", "presented") and v.expires_at <= now:
+    if v.status in ("pending", "presented", "awaiting_approval") and v.expires_at <= now:
         return "expired"
     return v.status
 
@@ -108,15 +160,36 @@ class VerificationController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[CreateVerification]
     ) -> VerificationCreated:
         svc = services(request.app)
-        now = svc.clock()
         cfg = svc.config
+        caller = (
+            await authenticate(request, svc, scope=f"verify:{data.predicate}")
+            if cfg.require_auth
+            else None
+        )
+        now = svc.clock()
+        params = {"min_age": data.params.min_age}
+        status = "pending"
+        policy: PolicyView | None = None
+        expires_at = now + cfg.verification_ttl
+        if caller is not None:
+            outcome, ids = await _decide(svc, caller, data.predicate, data.audience, params, now)
+            policy = PolicyView(outcome, list(ids))
+            if outcome == "deny":
+                raise ApiError(
+                    403,
+                    f"policy denies this request ({', '.join(ids)})",
+                    slug="policy-denied",
+                    reason="policy_denied",
+                )
+            if outcome == "step_up":
+                status = "awaiting_approval"
+                expires_at = now + cfg.approval_ttl
         token = secrets.token_urlsafe(32)
         nonce = str(secrets.randbelow(R))
         scope = str(to_field(data.audience, "rp_scope"))
-        params = {"min_age": data.params.min_age}
         v = VerificationRecord(
             id=secrets.token_urlsafe(16),
-            status="pending",
+            status=status,  # type: ignore[arg-type]
             predicate=data.predicate,
             params=params,
             audience=data.audience,
@@ -127,7 +200,7 @@ class VerificationController(Controller):
             code_challenge=data.code_challenge,
             request_token_hash=_h(token),
             created_at=now,
-            expires_at=now + cfg.verification_ttl,
+            expires_at=expires_at,
             request_fetched_at=None,
             presentation_token_hash=None,
             presented_at=None,
@@ -137,10 +210,13 @@ class VerificationController(Controller):
             reason=None,
             attestation=None,
             completed_at=None,
-            client_id=None,
+            client_id=caller.client_id if caller else None,
+            subject=caller.subject if caller else None,
+            act=caller.token.act if caller else None,
+            policy_ids=tuple(policy.policy_ids) if policy else (),
         )
         await svc.store.create_verification(v)
-        log.info("verification created", extra={"verification": v.id})
+        log.info("verification created", extra={"verification": v.id, "status": v.status})
         return VerificationCreated(
             id=v.id,
             status=v.status,
@@ -152,6 +228,11 @@ class VerificationController(Controller):
             today=v.today,
             expires_at=iso(v.expires_at) or "",
             request_uri=f"{cfg.base_url}/v1/requests/{token}",
+            client_id=v.client_id,
+            subject=v.subject,
+            act=v.act,
+            policy=policy,
+            poll_interval=cfg.poll_interval if status == "awaiting_approval" else None,
         )
 
     @get("/{vid:str}", summary="Status and attestation (relying party, with the PKCE verifier)")
@@ -164,16 +245,40 @@ class VerificationController(Controller):
         ] = None,
     ) -> VerificationStatus:
         svc = services(request.app)
+        caller = await authenticate(request, svc, scope=None) if svc.config.require_auth else None
         if code_verifier is None:
             raise ApiError(400, "code_verifier is required", reason="missing_code_verifier")
         if not _VERIFIER.fullmatch(code_verifier):
             raise ApiError(400, "code_verifier must be 43-128 unreserved characters")
         v = await _get(svc, vid)
+        if caller is not None:
+            if v.client_id != caller.client_id:  # another client's: it does not exist for you
+                raise ApiError(404, "no such verification")
+            if f"verify:{v.predicate}" not in caller.token.scope:
+                raise ApiError(403, "the token lacks the scope", reason="insufficient_scope")
         if not hmac.compare_digest(_s256(code_verifier), v.code_challenge):
             raise ApiError(403, "the code_verifier does not match", reason="pkce_mismatch")
+        now = svc.clock()
+        status = _status(v, now)
+        poll: int | None = None
+        if status == "awaiting_approval":
+            poll = svc.config.poll_interval
+            last = svc.polls.get(v.id)
+            if last is not None and now - last < poll:
+                svc.polls[v.id] = now  # CIBA: each too-early poll restarts the interval
+                raise ApiError(
+                    429,
+                    f"poll no more often than every {poll} s while approval is pending",
+                    slug="slow-down",
+                    reason="slow_down",
+                    headers={"Retry-After": str(poll)},
+                )
+            svc.polls[v.id] = now
+        else:
+            svc.polls.pop(v.id, None)
         return VerificationStatus(
             id=v.id,
-            status=_status(v, svc.clock()),
+            status=status,
             result=v.result,
             reason=v.reason,
             attestation=v.attestation,
@@ -181,6 +286,8 @@ class VerificationController(Controller):
             audience=v.audience,
             expires_at=iso(v.expires_at) or "",
             completed_at=iso(v.completed_at),
+            approved_by=v.approved_by,
+            poll_interval=poll,
         )
 
     @post(
@@ -221,12 +328,12 @@ class VerificationController(Controller):
         out = await svc.runtime.handle(v, work, slot)
         if out.status != "completed":
             raise ApiError(
-                422,
+                403 if out.reason in ("policy_denied", "client_unknown") else 422,
                 f"the presentation was refused: {out.reason}",
                 slug="presentation-refused",
                 reason=out.reason,
             )
-        assert out.result is not None
+        assert out.result is not None and out.agent_id is not None
         return PresentationResult(vid, "completed", out.result, out.agent_id)
 
 
@@ -281,6 +388,7 @@ class RequestController(Controller):
     @get("/{token:str}", summary="What to prove (holder; the request URI works once)")
     async def fetch(self, request: Request[Any, Any, Any], token: FromPath[str]) -> HolderRequest:
         svc = services(request.app)
+        cfg = svc.config
         if not _TOKEN.fullmatch(token):
             raise ApiError(404, "no such request")
         now = svc.clock()
@@ -292,8 +400,14 @@ class RequestController(Controller):
                 raise ApiError(404, "no such request")
             if old.request_fetched_at is not None:
                 raise ApiError(410, "this request URI was already used", reason="used")
+            if old.status == "awaiting_approval" and old.expires_at > now:
+                raise ApiError(
+                    409,
+                    "the request awaits a person's approval; try again later",
+                    reason="awaiting_approval",
+                    headers={"Retry-After": str(cfg.poll_interval)},
+                )
             raise ApiError(410, "the verification expired or ended", reason="expired")
-        cfg = svc.config
         return HolderRequest(
             verification_id=v.id,
             request=RequestView(

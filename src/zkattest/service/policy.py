@@ -1,0 +1,105 @@
+"""The service's side of policy-as-code: the Cedar inputs for each decision point.
+
+Decision points: a verification is requested (action = the predicate, stage
+``request``; then ``step_up``), an agent is provisioned for it (stage ``provision``,
+with the mode), and a token exchange (action ``delegate``).  principal = the OAuth
+client, resource = the audience, context = parameters, delegation (subject, chain,
+depth), this client's request rate over the last minute (from the store, so it
+counts across replicas) and a risk score.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from ..agents import Authorizer
+from ..oauth.base import Client
+from ..policy import PolicyDecision, PolicyInput, Principal, risk_score
+from ..store import VerificationRecord
+
+if TYPE_CHECKING:
+    from .state import Services
+
+__all__ = ["chain_of", "decide", "principal_of", "provision_authorizer", "request_rate"]
+
+log = logging.getLogger("zkattest.service")
+RATE_WINDOW = 60.0
+
+
+def principal_of(client: Client) -> Principal:
+    return Principal(
+        client_id=client.client_id,
+        name=client.name,
+        kind=client.kind,
+        predicates=client.predicates,
+        audiences=client.audiences,
+    )
+
+
+def decide(svc: Services, inp: PolicyInput) -> PolicyDecision:
+    d = svc.res.policy.decide(inp)
+    log.info(
+        "policy decision",
+        extra={
+            "client": inp.principal.client_id,
+            "action": inp.action,
+            "stage": inp.stage,
+            "outcome": d.outcome,
+            "policy_ids": list(d.policy_ids),
+        },
+    )
+    return d
+
+
+async def request_rate(svc: Services, client_id: str, now: float) -> int:
+    return await svc.store.recent_count(client_id, now - RATE_WINDOW)
+
+
+def chain_of(act: object) -> tuple[str, ...]:
+    out: list[str] = []
+    while isinstance(act, dict):
+        out.append(str(act.get("sub")))
+        act = act.get("act")
+    return tuple(out)
+
+
+def provision_authorizer(svc: Services) -> Authorizer:
+    """The check made when an agent is about to be provisioned for a verification."""
+
+    async def authorize(v: VerificationRecord, mode: str) -> str | None:
+        if v.client_id is None:  # the service runs without auth: no principal, no policy
+            return None
+        client = svc.res.clients.get(v.client_id)
+        if client is None:
+            return "client_unknown"
+        now = svc.clock()
+        rate = await request_rate(svc, v.client_id, now)
+        chain = chain_of(v.act)
+        approved = v.approved_by is not None
+        d = decide(
+            svc,
+            PolicyInput(
+                principal=principal_of(client),
+                action=v.predicate,
+                audience=v.audience,
+                stage="provision",
+                subject=v.subject,
+                chain=chain,
+                depth=len(chain),
+                params=dict(v.params),
+                rate=rate,
+                risk=risk_score(
+                    depth=len(chain),
+                    rate=rate,
+                    rate_soft_limit=svc.config.rate_soft_limit,
+                    delegated=mode == "delegated",
+                    approved=approved,
+                ),
+                mode=mode,
+                approved=approved,
+            ),
+        )
+        return None if d.outcome == "allow" else "policy_denied"
+
+    return authorize
