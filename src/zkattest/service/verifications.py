@@ -40,7 +40,7 @@ from ..field import R
 from ..identity.jose import b64url_encode, within_depth
 from ..policy import PolicyInput, risk_score
 from ..store import VerificationRecord
-from .auth import Caller, authenticate
+from .auth import Caller, authenticate, challenge
 from .policy import chain_of, decide, principal_of, request_rate
 from .problems import ApiError
 from .schemas import (
@@ -142,7 +142,13 @@ async def _decide(
 
 
 def _approvers(svc: Services, caller: Caller) -> bool:
-    return caller.subject is not None or bool(caller.client.approvers)
+    """Whether anyone could approve a step-up of this request: the delegating subject
+    (if it is a registered person who may hold the ``approve`` scope) or, for the
+    client's own request, one of its approvers."""
+    if caller.subject is not None:
+        subject = svc.res.clients.get(caller.subject)
+        return subject is not None and subject.approver
+    return bool(caller.client.approvers)
 
 
 def _status(v: VerificationRecord, now: float) -> str:
@@ -254,8 +260,14 @@ class VerificationController(Controller):
         if caller is not None:
             if v.client_id != caller.client_id:  # another client's: it does not exist for you
                 raise ApiError(404, "no such verification")
-            if f"verify:{v.predicate}" not in caller.token.scope:
-                raise ApiError(403, "the token lacks the scope", reason="insufficient_scope")
+            need = f"verify:{v.predicate}"
+            if need not in caller.token.scope:
+                raise ApiError(
+                    403,
+                    "the token lacks the scope",
+                    reason="insufficient_scope",
+                    headers={"WWW-Authenticate": challenge("insufficient_scope", scope=need)},
+                )
         if not hmac.compare_digest(_s256(code_verifier), v.code_challenge):
             raise ApiError(403, "the code_verifier does not match", reason="pkce_mismatch")
         now = svc.clock()
@@ -407,7 +419,9 @@ class RequestController(Controller):
                     reason="awaiting_approval",
                     headers={"Retry-After": str(cfg.poll_interval)},
                 )
-            raise ApiError(410, "the verification expired or ended", reason="expired")
+            if old.status in ("completed", "failed"):
+                raise ApiError(410, "the verification has ended", reason="ended")
+            raise ApiError(410, "the verification expired", reason="expired")
         return HolderRequest(
             verification_id=v.id,
             request=RequestView(
