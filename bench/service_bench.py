@@ -4,6 +4,7 @@ a running ``zkattest serve``.
     python bench/service_bench.py                 # starts its own server (temp data dir)
     python bench/service_bench.py --quick         # small N, two rates each (< 60 s)
     python bench/service_bench.py --url http://127.0.0.1:8080 --data-dir DIR
+    python bench/service_bench.py --no-auth       # the same without OAuth, to compare
 
 Two flows, each at FIXED OFFERED RATES (open loop) and then closed loop:
 
@@ -29,6 +30,17 @@ connections; status line, headers, Content-Length or chunked bodies), on uvloop 
 installed; it is checked against urllib at start.  The generator's own CPU time
 (``time.process_time``) and, for a server this script started, the server's CPU time
 (``/proc/<pid>/stat``) are reported per run, as cores used.
+
+OAuth (issue 8; off with ``--no-auth``): the bench registers a relying-party client
+(one ES256 key) in the server's client registry file (the server reloads it), gets a
+DPoP-bound access token from ``/oauth/token`` (client_credentials, private_key_jwt,
+repeating the request with the server's ``DPoP-Nonce`` when asked) before each run
+when the last one would expire within 2 minutes, and sends ``Authorization: DPoP``
+plus a DPoP proof signed just before the send (fresh ``iat`` and ``jti``) on every
+create and read; that signing is part of the generator's CPU.  Its own server runs
+with the shipped policies except the per-client rate limit (600 a minute), raised
+out of reach (``--keep-rate-limit`` keeps it).  At start, a read without a token must
+get 401 (auth) or 404 (no auth), and with auth a replayed proof 401.
 
 Correctness: every 2xx body must parse as JSON; every completed verification must
 carry the result expected for that holder's birthdate (``birthdate + min_age*10000 <=
@@ -61,19 +73,21 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _common import table, write_json
+from zkattest.client.oauth import client_assertion, dpop_proof
 from zkattest.credentials import Credential, Holder, Issuer, KeyStore, Request
+from zkattest.identity.jose import EcKey
 
 TARGETS = {"proof_per_s": 400.0, "proof_p99_ms_at_100": 50.0, "delegated_per_s": 20.0}
 AUDIENCE = "https://shop.example"
@@ -210,13 +224,18 @@ class Pool:
         self.idle.clear()
 
     def build(
-        self, method: str, path: str, body: bytes | None = None, headers: Sequence[str] = ()
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: Sequence[str] = (),
+        ctype: bytes = b"application/json",
     ) -> bytes:
         h = [f"{method} {path} HTTP/1.1\r\nHost: ".encode(), self.hostport, b"\r\n"]
         for x in headers:
             h.append(x.encode("latin-1") + b"\r\n")
         if body is not None:
-            h.append(b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body))
+            h.append(b"Content-Type: %s\r\nContent-Length: %d\r\n" % (ctype, len(body)))
         h.append(b"\r\n")
         if body is not None:
             h.append(body)
@@ -315,14 +334,29 @@ class OwnServer:
         "ZKATTEST_PORT",
         "ZKATTEST_PUBLIC_URL",
         "ZKATTEST_DATABASE_URL",
+        "ZKATTEST_REQUIRE_AUTH",
+        "ZKATTEST_CLIENTS_FILE",
+        "ZKATTEST_POLICY_DIR",
     )
 
-    def __init__(self, args: argparse.Namespace) -> None:
-        self.data = Path(tempfile.mkdtemp(prefix="zka-svc-bench-"))
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        *,
+        auth: bool = True,
+        prepare: Callable[[Path], Mapping[str, str]] | None = None,
+        prefix: str = "zka-svc-bench-",
+    ) -> None:
+        """``auth``: ZKATTEST_REQUIRE_AUTH; ``prepare(data_dir)``: called before the server
+        starts, returns extra environment (e.g. a policy directory it wrote there)."""
+        self.data = Path(tempfile.mkdtemp(prefix=prefix))
         self.keep = args.keep_data
         self.port = args.port or _free_port()
         env = {k: v for k, v in os.environ.items() if k not in self.STRIP}
         env.update(ZKATTEST_VERIFICATION_TTL="3600", ZKATTEST_LOG_LEVEL="warning")
+        env["ZKATTEST_REQUIRE_AUTH"] = "true" if auth else "false"
+        if prepare is not None:
+            env.update(prepare(self.data))
         if args.workers is not None:
             env["ZKATTEST_WORKERS"] = str(args.workers)
         if args.queue is not None:
@@ -382,6 +416,219 @@ async def wait_ready(url: str, server: OwnServer | None, timeout: float) -> dict
         await asyncio.sleep(0.25)
     tail = server.tail() if server else ""
     raise SystemExit(f"no ready server at {url} after {timeout:.0f} s ({last})\n{tail}")
+
+
+# ===================================================================== OAuth (issue 8)
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+FORM = b"application/x-www-form-urlencoded"
+#: the shipped per-client rate limit (limits.cedar); the bench raises it (--keep-rate-limit)
+RATE_LIMIT_RULE = "context.rate > 600"
+RAISED_RATE_LIMIT = "context.rate > 1000000000"
+
+
+def bench_policies(data: Path) -> Path:
+    """A copy of the shipped Cedar policies in ``data/policies`` with the per-client
+    rate-limit forbid (600 requests a minute) raised out of reach: the bench sends
+    thousands a minute from one client and measures the service, not that limit."""
+    from zkattest.policy import DEFAULT_POLICY_DIR
+
+    dst = data / "policies"
+    dst.mkdir()
+    found = 0
+    for f in sorted(DEFAULT_POLICY_DIR.iterdir()):
+        if f.suffix not in (".cedar", ".cedarschema"):
+            continue
+        text = f.read_text()
+        found += text.count(RATE_LIMIT_RULE)
+        (dst / f.name).write_text(text.replace(RATE_LIMIT_RULE, RAISED_RATE_LIMIT))
+    if found != 1:
+        raise SystemExit(
+            f"cannot raise the rate limit: {RATE_LIMIT_RULE!r} found {found} times in the "
+            "shipped policies (update RATE_LIMIT_RULE, or pass --keep-rate-limit)"
+        )
+    return dst
+
+
+def register_client(
+    registry_file: Path,
+    client_id: str,
+    key: EcKey,
+    *,
+    kind: str = "agent",
+    audiences: Iterable[str] = (),
+    delegates: Iterable[str] = (),
+) -> None:
+    """Add (or replace) a client with one ES256 key in the registry file; a running
+    server picks the change up on its next lookup."""
+    from zkattest.identity.jwk import Jwks
+    from zkattest.oauth.base import Client
+    from zkattest.oauth.clients import ClientRegistry
+
+    pub = key.public()
+    client = Client(
+        client_id=client_id,
+        name=f"bench {client_id}",
+        jwks=Jwks.from_json({"keys": [{**pub.jwk(), "kid": pub.thumbprint()}]}),
+        kind="person" if kind == "person" else "agent",
+        predicates=frozenset({"age_gte"}),
+        audiences=frozenset(audiences),
+        delegates=frozenset(delegates),
+    )
+    ClientRegistry(registry_file).add(client, replace=True)
+
+
+def unregister_client(registry_file: Path, client_id: str) -> None:
+    from zkattest.oauth.clients import ClientRegistry
+
+    with contextlib.suppress(Exception):
+        ClientRegistry(registry_file).remove(client_id)
+
+
+def _oauth_error(r: Response) -> str:
+    try:
+        d = r.json()
+    except msgspec.DecodeError:
+        return ""
+    return str(d.get("error", "")) if isinstance(d, dict) else ""
+
+
+class OAuthClient:
+    """One registered client's OAuth side on the bench's HTTP client.
+
+    Tokens come from ``POST /oauth/token`` (private_key_jwt, RFC 7523, ``aud`` = the
+    server's base URL; a DPoP proof, RFC 9449; on ``use_dpop_nonce`` the request is
+    repeated with the server's ``DPoP-Nonce``, and every answer's nonce is kept for
+    the next request).  Resource requests get ``Authorization: DPoP <token>`` and a
+    proof signed when the request is built (its ``iat`` is the send time).  The
+    assertion and proof builders are the library's (zkattest.client.oauth).
+    """
+
+    def __init__(self, base_url: str, client_id: str, key: EcKey) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.token_url = f"{self.base_url}/oauth/token"
+        self.client_id = client_id
+        self.key = key
+        self.dpop_key = EcKey.generate()
+        self.nonce: str | None = None
+        self.token: str | None = None
+        self._authz = ""
+        self.expires_at = 0.0
+        self.issued = 0
+        self.nonce_retries = 0
+
+    def token_request(self, form: Mapping[str, str]) -> tuple[bytes, tuple[str]]:
+        """Body and DPoP header of one token request: a fresh assertion and proof."""
+        now = int(time.time())
+        assertion = client_assertion(self.key, self.client_id, self.base_url, now=now)
+        body = urlencode(
+            {**form, "client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion}
+        ).encode()
+        proof = dpop_proof(self.dpop_key, "POST", self.token_url, now=now, nonce=self.nonce)
+        return body, (f"DPoP: {proof}",)
+
+    async def post_token(self, pool: Pool, form: Mapping[str, str]) -> tuple[Response, int]:
+        """One token request, repeated (at most twice) while the server asks for a new
+        nonce; returns the last answer and how many repeats it took."""
+        retries = 0
+        while True:
+            body, headers = self.token_request(form)
+            r = await pool.send(pool.build("POST", "/oauth/token", body, headers, FORM))
+            nonce = r.headers.get("dpop-nonce")
+            if nonce:
+                self.nonce = nonce
+            if r.status == 400 and retries < 2 and _oauth_error(r) == "use_dpop_nonce":
+                retries += 1
+                self.nonce_retries += 1
+                continue
+            return r, retries
+
+    def _took(self, r: Response) -> str:
+        d = _safe_json(r.body)
+        if r.status != 200 or not isinstance(d, dict) or not isinstance(d.get("access_token"), str):
+            err = d.get("error") if isinstance(d, dict) else None
+            desc = d.get("error_description") if isinstance(d, dict) else None
+            raise SystemExit(f"token request for {self.client_id}: HTTP {r.status} {err}: {desc}")
+        self.set_token(d["access_token"], float(d.get("expires_in", 0)))
+        return str(d["access_token"])
+
+    def set_token(self, token: str, expires_in: float) -> None:
+        self.token = token
+        self._authz = f"Authorization: DPoP {token}"
+        self.expires_at = time.time() + expires_in
+        self.issued += 1
+
+    def cc_form(self, **extra: str) -> dict[str, str]:
+        return {"grant_type": "client_credentials", "resource": self.base_url, **extra}
+
+    def exchange_form(self, subject_token: str) -> dict[str, str]:
+        return {
+            "grant_type": TOKEN_EXCHANGE,
+            "subject_token": subject_token,
+            "subject_token_type": ACCESS_TOKEN_TYPE,
+            "resource": self.base_url,
+        }
+
+    async def client_credentials(self, pool: Pool, **extra: str) -> str:
+        r, _ = await self.post_token(pool, self.cc_form(**extra))
+        return self._took(r)
+
+    async def exchange(self, pool: Pool, subject_token: str) -> str:
+        r, _ = await self.post_token(pool, self.exchange_form(subject_token))
+        return self._took(r)
+
+    async def ensure(self, pool: Pool, margin: float = 120.0) -> None:
+        """A token valid for at least ``margin`` more seconds (call it between runs)."""
+        if self.token is None or self.expires_at - time.time() < margin:
+            await self.client_credentials(pool)
+
+    def headers(self, method: str, path: str) -> tuple[str, str]:
+        """``Authorization`` and a fresh ``DPoP`` proof for one resource request (the
+        proof's ``htu`` is the URL without its query, RFC 9449 §4.2)."""
+        assert self.token is not None
+        proof = dpop_proof(
+            self.dpop_key,
+            method,
+            self.base_url + path,
+            now=int(time.time()),
+            access_token=self.token,
+        )
+        return (self._authz, f"DPoP: {proof}")
+
+
+async def auth_check(pool: Pool, auth: OAuthClient | None) -> dict[str, Any]:
+    """The server's auth setting is what the bench assumes: without a token a read is
+    refused (401) with auth on and answered (404 for an unknown id) with it off; with
+    auth on, a read with a token and a proof is answered and the same proof again is
+    refused (401, the replay cache)."""
+    path = "/v1/verifications/" + "A" * 22
+    query = "?code_verifier=" + "a" * 43
+    r0 = await pool.request("GET", path + query)
+    out: dict[str, Any] = {"no_token": r0.status}
+    if auth is None:
+        if r0.status != 404:
+            raise SystemExit(
+                f"--no-auth, but a read without a token got HTTP {r0.status}: "
+                "the server requires auth (start it with ZKATTEST_REQUIRE_AUTH=false)"
+            )
+        return out
+    if r0.status != 401:
+        raise SystemExit(
+            f"a read without a token got HTTP {r0.status}, not 401: the server runs "
+            "without auth (pass --no-auth)"
+        )
+    headers = auth.headers("GET", path)
+    r1 = await pool.request("GET", path + query, None, headers)
+    r2 = await pool.request("GET", path + query, None, headers)
+    out.update(with_token=r1.status, same_proof_again=r2.status)
+    if r1.status != 404 or r2.status != 401:
+        raise SystemExit(
+            f"auth check: a read with a token and proof got HTTP {r1.status} (expected 404 "
+            f"for an unknown id), the same proof again {r2.status} (expected 401): "
+            f"{r1.body[:200]!r} / {r2.body[:200]!r}"
+        )
+    return out
 
 
 # ===================================================================== workload
@@ -538,11 +785,23 @@ def _json(r: Response, run: Run, step: str) -> Any:
 
 
 class Bench:
-    def __init__(self, pool: Pool, wallets: list[Wallet], min_age: int, timeout: float) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        wallets: list[Wallet],
+        min_age: int,
+        timeout: float,
+        auth: OAuthClient | None = None,
+    ) -> None:
         self.pool = pool
         self.wallets = wallets
         self.min_age = min_age
         self.timeout = timeout
+        self.auth = auth
+
+    def _auth(self, method: str, path: str) -> tuple[str, ...]:
+        """The relying party's OAuth headers (a proof signed now), or none (--no-auth)."""
+        return () if self.auth is None else self.auth.headers(method, path)
 
     def _fail(self, r: Response, run: Run, step: str) -> None:
         if r.status == 503:
@@ -559,7 +818,8 @@ class Bench:
     async def prepare(self, it: Item, run: Run) -> bool:
         """Create a verification and fetch its request URI (phase A / delegated steps 1-2)."""
         p = self.pool
-        r = await p.send(p.build("POST", "/v1/verifications", it.create_body))
+        create = "/v1/verifications"
+        r = await p.send(p.build("POST", create, it.create_body, self._auth("POST", create)))
         if r.status != 201:
             self._fail(r, run, "create")
             return False
@@ -596,7 +856,10 @@ class Bench:
             return
         if d.get("result") is not it.expected:
             run.wrong(f"{it.vid}: presentation answered {d.get('result')}, expected {it.expected}")
-        r = await p.request("GET", f"/v1/verifications/{it.vid}?code_verifier={it.verifier}")
+        read = f"/v1/verifications/{it.vid}"
+        r = await p.send(
+            p.build("GET", f"{read}?code_verifier={it.verifier}", None, self._auth("GET", read))
+        )
         if r.status != 200:
             self._fail(r, run, "read")
             return
@@ -638,6 +901,8 @@ class Bench:
 
     # ----------------------------------------------------------------- drivers
     async def open_loop(self, items: list[Item], rate: float, fn: Flow, run: Run) -> None:
+        if self.auth is not None:  # a token that outlives the run, fetched before it
+            await self.auth.ensure(self.pool)
         await self.pool.warm(min(self.pool.size, max(8, int(rate * 0.05))))
         tasks = []
         cpu0, srv0 = time.process_time(), _proc_cpu(SERVER_PID)
@@ -653,6 +918,8 @@ class Bench:
         self._close(run, start, cpu0, srv0)
 
     async def closed_loop(self, items: list[Item], conc: int, fn: Flow, run: Run) -> None:
+        if self.auth is not None:
+            await self.auth.ensure(self.pool)
         await self.pool.warm(conc)
         todo = iter(items)
 
@@ -824,6 +1091,26 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--profile-server", metavar="PATH",
                     help="own server: run it under cProfile, stats to PATH (slows it)")  # fmt: skip
     ap.add_argument("--keep-data", action="store_true", help="own server: keep its data dir")
+    ap.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="no OAuth: own server with ZKATTEST_REQUIRE_AUTH=false, no tokens "
+        "(JSON default bench/results/service-noauth.json)",
+    )
+    ap.add_argument(
+        "--client-id", default="bench-rp", help="the RP's OAuth client id (the bench registers it)"
+    )
+    ap.add_argument(
+        "--clients-file", help="with --url: the server's client registry (DATA_DIR/clients.json)"
+    )
+    ap.add_argument(
+        "--public-url", help="with --url: the server's public_url if set (token aud, proof htu)"
+    )
+    ap.add_argument(
+        "--keep-rate-limit",
+        action="store_true",
+        help="own server: keep the shipped 600/min per-client rate-limit policy",
+    )
     ap.add_argument("--json", help="output path (default bench/results/service.json)")
     a = ap.parse_args()
     if a.url and not a.data_dir:
@@ -849,7 +1136,13 @@ def parse_args() -> argparse.Namespace:
 async def amain(a: argparse.Namespace) -> None:
     global SERVER_PID
     t_begin = time.perf_counter()
-    server = None if a.url else OwnServer(a)
+    prepare = None
+    if not a.no_auth and not a.keep_rate_limit:
+        prepare = lambda d: {"ZKATTEST_POLICY_DIR": str(bench_policies(d))}  # noqa: E731
+    server = None if a.url else OwnServer(a, auth=not a.no_auth, prepare=prepare)
+    auth: OAuthClient | None = None
+    registry: Path | None = None
+    auth_info: dict[str, Any] = {"require_auth": not a.no_auth}
     try:
         url = a.url.rstrip("/") if a.url else server.url  # type: ignore[union-attr]
         data_dir = Path(a.data_dir) if a.url else server.data  # type: ignore[union-attr]
@@ -863,13 +1156,38 @@ async def amain(a: argparse.Namespace) -> None:
         check = await self_check(pool, url)
         print(f"HTTP client agrees with urllib on {len(check['agree_with_urllib'])} endpoints")
         bundle_json = (await pool.request("GET", "/.well-known/spiffe-bundle")).body
+        if not a.no_auth:
+            registry = Path(a.clients_file) if a.clients_file else data_dir / "clients.json"
+            key = EcKey.generate()
+            register_client(registry, a.client_id, key, audiences=[a.audience])
+            auth = OAuthClient(a.public_url or url, a.client_id, key)
+            t0 = time.perf_counter()
+            await auth.client_credentials(pool)
+            auth_info.update(
+                client_id=a.client_id,
+                registry=str(registry),
+                first_token_ms=(time.perf_counter() - t0) * 1e3,
+                first_token_nonce_retries=auth.nonce_retries,
+                rate_limit_raised=server is not None and prepare is not None,
+            )
+            print(
+                f"auth: client {a.client_id} registered in {registry}; DPoP-bound token in "
+                f"{auth_info['first_token_ms']:.0f} ms ({auth.nonce_retries} nonce retry); "
+                f"per-client rate limit "
+                f"{'raised' if auth_info['rate_limit_raised'] else 'as the server has it'}",
+                flush=True,
+            )
+        else:
+            print("auth: off (--no-auth)", flush=True)
+        auth_info["check"] = await auth_check(pool, auth)
+        print(f"auth check: {auth_info['check']}", flush=True)
 
         issuer = Issuer.load(data_dir / "dev-issuer.json")
         keys = KeyStore(Path(a.key_dir) if a.key_dir else data_dir / "keys")
         wallets = make_wallets(issuer, a.wallets)
         yes = sum(expected_result(w.birthdate, a.min_age, _ymd(_dt.date.today())) for w in wallets)
         print(f"{len(wallets)} holders, {yes} of them at least {a.min_age}", flush=True)
-        bench = Bench(pool, wallets, a.min_age, a.timeout)
+        bench = Bench(pool, wallets, a.min_age, a.timeout, auth)
         runs: list[Run] = []
         setup: dict[str, Any] = {}
 
@@ -947,11 +1265,22 @@ async def amain(a: argparse.Namespace) -> None:
         atts = check_attestations(runs, bundle_json, a.audience, not a.no_verify_attestations)
         print(f"    {atts}", flush=True)
     finally:
+        if auth is not None:
+            auth_info.update(tokens=auth.issued, nonce_retries=auth.nonce_retries)
         if server is not None:
             server.stop()
+        elif registry is not None:
+            unregister_client(registry, a.client_id)
 
     summaries = [r.summary() for r in runs]
     print()
+    if a.no_auth:
+        print("auth: off (ZKATTEST_REQUIRE_AUTH=false, no tokens)")
+    else:
+        print(
+            f"auth: DPoP-bound token + a fresh DPoP proof on every create and read "
+            f"(client {a.client_id}; {auth_info.get('tokens', 0)} tokens)"
+        )
     print(table([row_of(s) for s in summaries], COLS))
     for k in ("prepare", "prove"):
         if k in setup:
@@ -982,6 +1311,7 @@ async def amain(a: argparse.Namespace) -> None:
         "targets": TARGETS,
         "verdicts": verdicts,
         "client_self_check": check,
+        "auth": auth_info,
         "server_ready": ready,
         "server_ready_after": _safe_json(final_ready[1]),
     }
@@ -1007,9 +1337,10 @@ async def amain(a: argparse.Namespace) -> None:
         "max_conns": a.max_conns,
         "event_loop": type(asyncio.get_running_loop()).__module__,
         "quick": a.quick,
+        "require_auth": not a.no_auth,
     }
     out = write_json(
-        "service",
+        "service-noauth" if a.no_auth else "service",
         res,
         a.json,
         extra={"config": cfg, "loadavg_1_5_15": list(os.getloadavg()), "total_s": total_s},
