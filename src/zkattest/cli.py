@@ -525,6 +525,7 @@ def _service_parsers(sub: Any) -> None:
     sv.add_argument("--data-dir", metavar="DIR", help="state directory")
     sv.add_argument("--public-url", metavar="URL", help="base URL holders reach us at")
     sv.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    sv.add_argument("--log-format", choices=["json", "text"], help="log lines (default json)")
     sv.set_defaults(func=_cmd_serve)
 
     d = sub.add_parser(
@@ -558,6 +559,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             "data_dir": args.data_dir,
             "public_url": args.public_url,
             "log_level": args.log_level,
+            "log_format": args.log_format,
         },
     )
     serve(cfg)

@@ -11,6 +11,7 @@ finish before a crash can never sign (the sweeper marks it expired).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -18,6 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.util.types import AttributeValue
 
 from .. import errors
 from ..credentials import (
@@ -38,6 +42,7 @@ from ..groth16 import dump_proof
 from ..identity import EcKey, SpiffeId, TrustDomainKey, mint_svid, sign_compact
 from ..store import AgentRecord, Store, VerificationRecord
 from .attestation import TYP
+from .hooks import NO_HOOKS, Hooks, span
 from .pool import Slot, WorkPool
 
 __all__ = [
@@ -53,6 +58,12 @@ __all__ = [
 ]
 
 log = logging.getLogger("zkattest.agents")
+# span attribute names (never anything secret: ids, predicate, outcome, reason)
+A_VERIFICATION = "zkattest.verification.id"
+A_AGENT = "zkattest.agent.id"
+A_PREDICATE = "zkattest.predicate"
+A_OUTCOME = "zkattest.outcome"
+A_REASON = "zkattest.reason"
 
 
 class AgentError(errors.ZkAttestError):
@@ -171,6 +182,7 @@ class MicroAgent:
                 raise AgentError("agent_expired", f"agent {self.id} expired")
             state = rec.state if rec is not None else "unknown"
             raise AgentError("agent_used", f"agent {self.id} is {state}, not {frm}")
+        self._rt.hooks.agent_transition(frm, to)
 
     async def start(self) -> None:
         """provisioned -> running (once; refused after expiry)."""
@@ -207,6 +219,7 @@ class MicroAgent:
                 require_unexpired=False,
                 failed_reason=reason,
             ):
+                self._rt.hooks.agent_transition(frm, "failed")
                 return
 
     def destroy(self) -> None:
@@ -230,6 +243,8 @@ class AgentRuntime:
         settings: AgentSettings,
         clock: Callable[[], float] = time.time,
         authorize: Authorizer | None = None,
+        hooks: Hooks = NO_HOOKS,
+        tracer: trace.Tracer | None = None,
     ) -> None:
         self.store = store
         self.trust = trust
@@ -240,9 +255,24 @@ class AgentRuntime:
         self.settings = settings
         self.clock = clock
         self.authorize = authorize
+        self.hooks = hooks
+        #: spans: the service passes its own (a no-op one when tracing is off)
+        self.tracer = tracer or trace.get_tracer("zkattest.agents")
 
     async def provision(self, v: VerificationRecord, task: str) -> MicroAgent:
         """A new agent for verification ``v`` (its audience is the SVID's ``aud``)."""
+        attrs: dict[str, AttributeValue] = {
+            A_VERIFICATION: v.id,
+            A_PREDICATE: v.predicate,
+            "zkattest.task": task,
+        }
+        with span(self.tracer, "agent.provision", attrs) as sp:
+            agent = await self._provision(v, task)
+            sp.set_attribute(A_AGENT, agent.id)
+            sp.set_attribute("zkattest.agent.spiffe_id", agent.spiffe_id)
+            return agent
+
+    async def _provision(self, v: VerificationRecord, task: str) -> MicroAgent:
         now = self.clock()
         agent_id = secrets.token_urlsafe(16)
         spiffe = SpiffeId.agent(self.settings.trust_domain, task, agent_id)
@@ -282,6 +312,7 @@ class AgentRuntime:
         except BaseException:
             key.destroy()
             raise
+        self.hooks.agent_transition("none", "provisioned")
         log.info("agent provisioned", extra={"agent": agent_id, "task": task})
         return MicroAgent(self, rec, key, svid)
 
@@ -292,12 +323,16 @@ class AgentRuntime:
         cred, holder = work.credential, work.holder
         work.wipe()
         assert cred is not None and holder is not None
+        t0 = time.perf_counter()
+        ok = False
         try:
             # each worker proves on its share of the cores: no oversubscription
             share = max(1, (os.cpu_count() or 1) // self.pool.workers)
             pres = holder.present(cred, req, keys=self.keys, nthreads=share)
+            ok = True
         finally:
             del holder
+            self.hooks.proved(time.perf_counter() - t0, ok)
         return self.verifier.check(pres, req), pres
 
     async def handle(
@@ -323,6 +358,7 @@ class AgentRuntime:
                     now=self.clock(),
                 )
                 log.info("agent not provisioned", extra={"reason": refused})
+                self.hooks.verification_finished(mode, "failed", None, refused)
                 return Outcome(None, "failed", None, refused, None)
             agent = await self.provision(
                 v, f"{'verify' if mode == 'proof' else 'prove'}-{v.predicate}"
@@ -333,7 +369,13 @@ class AgentRuntime:
                 work.wipe()
             raise
         try:
-            return await self._handle(agent, v, work, slot, mode)
+            out = await self._handle(agent, v, work, slot, mode)
+        except Exception:
+            self.hooks.verification_finished(mode, "failed", None, "internal_error")
+            raise
+        else:
+            self.hooks.verification_finished(mode, out.status, out.result, out.reason)
+            return out
         finally:
             agent.destroy()
             slot.release_unless_submitted()
@@ -363,21 +405,27 @@ class AgentRuntime:
                 if isinstance(vk, Decision):
                     decision = vk
                 else:
-                    ok = await self.pool.verify(slot, vk, list(pres.public), pres.proof)
+                    with self._span("agent.verify", agent, v) as sp:
+                        ok = await self.pool.verify(slot, vk, list(pres.public), pres.proof)
+                        sp.set_attribute(A_OUTCOME, "valid" if ok else "invalid")
                     decision = Verifier.decide(pres, ok)
                 if not decision.valid:
                     reason = decision.reason.value if decision.reason else "invalid_proof"
             elif reason is None:
-                try:
-                    decision, pres = await self.pool.run(slot, self._run, req, work)
-                except CredentialError as e:
-                    reason = next(
-                        (r for t, r in _CRED_REASONS.items() if isinstance(e, t)),
-                        "schema_mismatch",
-                    )
-                else:
-                    if not decision.valid:
-                        reason = decision.reason.value if decision.reason else "invalid_proof"
+                with self._span("agent.prove", agent, v) as sp:
+                    try:
+                        decision, pres = await self.pool.run(slot, self._run, req, work)
+                    except CredentialError as e:
+                        reason = next(
+                            (r for t, r in _CRED_REASONS.items() if isinstance(e, t)),
+                            "schema_mismatch",
+                        )
+                        sp.set_attribute(A_OUTCOME, "refused")
+                        sp.set_attribute(A_REASON, reason)
+                    else:
+                        sp.set_attribute(A_OUTCOME, "valid" if decision.valid else "invalid")
+                        if not decision.valid:
+                            reason = decision.reason.value if decision.reason else "invalid_proof"
             if reason is not None:
                 return await self._fail(agent, v, reason)
             now = int(self.clock())
@@ -404,7 +452,9 @@ class AgentRuntime:
                 "svid": agent.svid,
                 **delegation_claims(v),
             }
-            token = await agent.attest(claims)
+            with self._span("agent.attest", agent, v) as sp:
+                token = await agent.attest(claims)
+                sp.set_attribute("zkattest.result", bool(decision.result))
         except AgentError as e:
             return await self._fail(agent, v, e.reason)
         except Exception:
@@ -426,6 +476,16 @@ class AgentRuntime:
             return Outcome(agent.id, "failed", None, "verification_expired", None)
         log.info("agent attested and retired", extra={"agent": agent.id})
         return Outcome(agent.id, "completed", decision.result, None, token)
+
+    def _span(
+        self, name: str, agent: MicroAgent, v: VerificationRecord
+    ) -> contextlib.AbstractContextManager[trace.Span]:
+        attrs: dict[str, AttributeValue] = {
+            A_AGENT: agent.id,
+            A_VERIFICATION: v.id,
+            A_PREDICATE: v.predicate,
+        }
+        return span(self.tracer, name, attrs)
 
     async def _fail(self, agent: MicroAgent, v: VerificationRecord, reason: str) -> Outcome:
         await agent.fail(reason)

@@ -21,17 +21,21 @@ is taken *before* any state changes, so a refused request consumes nothing.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Literal, TypeVar
 
 from .. import errors
 from ..groth16 import Proof, VerifyingKey, verify, verify_batch
+from .hooks import NO_HOOKS, Hooks
 
 __all__ = ["PoolStats", "Saturated", "Slot", "WorkPool"]
 
 T = TypeVar("T")
+log = logging.getLogger("zkattest.agents")
 
 
 class Saturated(errors.ZkAttestError):
@@ -102,8 +106,9 @@ class PoolStats:
 class _Batcher:
     """The verification thread: drains the queue into batches of one key."""
 
-    def __init__(self, max_batch: int) -> None:
+    def __init__(self, max_batch: int, hooks: Hooks = NO_HOOKS) -> None:
         self.max_batch = max_batch
+        self.hooks = hooks
         self._cv = threading.Condition()
         self._items: list[tuple[VerifyingKey, list[int], Proof, Future[bool]]] = []
         self._stop = False
@@ -134,15 +139,18 @@ class _Batcher:
                 self._items = [it for it in self._items if id(it[3]) not in taken]
             self.batches += 1
             self.largest = max(self.largest, len(batch))
-            self._run(vk, batch)
+            self._run(vk, batch, self.hooks)
 
     @staticmethod
     def _run(
-        vk: VerifyingKey, batch: list[tuple[VerifyingKey, list[int], Proof, Future[bool]]]
+        vk: VerifyingKey,
+        batch: list[tuple[VerifyingKey, list[int], Proof, Future[bool]]],
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         live = [it for it in batch if it[3].set_running_or_notify_cancel()]
         if not live:
             return
+        t0 = time.perf_counter()
         try:
             res = verify_batch(
                 vk, [(pub, proof) for _, pub, proof, _ in live], expected_circuit_id=vk.circuit_id
@@ -160,8 +168,13 @@ class _Batcher:
             for *_, fut in live:
                 fut.set_exception(e)
             return
+        seconds = time.perf_counter() - t0
         for (*_, fut), ok in zip(live, verdicts, strict=True):
             fut.set_result(ok)
+        try:  # after the verdicts: a failing hook must not hold up a request
+            hooks.verify_batch(len(live), verdicts.count(False), seconds)
+        except Exception:
+            log.exception("the verify_batch hook failed")
 
     def shutdown(self) -> None:
         with self._cv:
@@ -182,6 +195,7 @@ class WorkPool:
         verify_queue: int = 256,
         max_batch: int = 64,
         retry_after: int = 1,
+        hooks: Hooks = NO_HOOKS,
     ) -> None:
         if workers < 1 or queue < 0 or verify_queue < 1 or max_batch < 1:
             raise errors.InvalidParameter(
@@ -196,7 +210,7 @@ class WorkPool:
         self._rejected = 0
         self._completed = 0
         self._exec = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zkattest-agent")
-        self._batcher = _Batcher(max_batch)
+        self._batcher = _Batcher(max_batch, hooks)
 
     def reserve(self, kind: Kind = "job") -> Slot:
         """A slot for ``kind`` of work, or :class:`Saturated` at once."""

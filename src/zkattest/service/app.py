@@ -9,6 +9,7 @@ from typing import Any
 from litestar import Litestar, Request
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
+from opentelemetry.trace import TracerProvider
 
 from .. import __version__
 from .approvals import ApprovalController
@@ -21,9 +22,11 @@ from .discovery import (
     WellKnownController,
 )
 from .health import healthz, readyz
+from .metrics import Metrics, metrics_endpoint
 from .oauth import OAuthController, as_metadata
 from .problems import ApiError, exception_handlers
 from .state import lifespan_for
+from .tracing import setup_tracing
 from .verifications import RequestController, VerificationController
 
 __all__ = ["create_app"]
@@ -46,13 +49,19 @@ def create_app(
     *,
     resources: Resources | None = None,
     clock: Callable[[], float] = time.time,
+    tracer_provider: TracerProvider | None = None,
 ) -> Litestar:
     """The app for ``config`` (default: the embedded defaults).  ``resources``
     (from :func:`~zkattest.service.bootstrap.bootstrap`) avoids a second bootstrap;
-    ``clock`` is for tests."""
+    ``clock`` is for tests.  ``tracer_provider``: where this app's spans go (default:
+    an OTLP exporter when ``otlp_endpoint`` is configured, else tracing is off; see
+    :mod:`.tracing`)."""
     if resources is None:
         resources = bootstrap(config or Config(), progress=False)
     cfg = resources.config
+    metrics = Metrics()
+    tracing = setup_tracing(cfg, tracer_provider)
+    otel = tracing.plugin()
     return Litestar(
         before_request=_json_only,
         route_handlers=[
@@ -67,8 +76,12 @@ def create_app(
             ApprovalController,
             healthz,
             readyz,
+            metrics_endpoint,
         ],
-        lifespan=[lifespan_for(resources, clock)],
+        middleware=[metrics.middleware(name_spans=tracing.enabled)],
+        after_exception=[metrics.after_exception],
+        plugins=[otel] if otel is not None else [],
+        lifespan=[lifespan_for(resources, clock, metrics, tracing)],
         exception_handlers=exception_handlers,
         request_max_body_size=cfg.max_body_bytes,
         openapi_config=OpenAPIConfig(

@@ -8,7 +8,8 @@ DPoP`` challenge (RFC 9449 §7.1) or 403 ``insufficient_scope``:
    exactly what RFC 9449 §7.2 forbids accepting);
 2. the token is ours (RFC 9068 ``at+jwt``, ES256 by our OAuth key), unexpired, for
    this API (``aud`` = our base URL, RFC 8707) and bound (``cnf.jkt``);
-3. its client is still registered (removing a client revokes its tokens);
+3. its client is still registered (removing a client revokes its tokens), and so is
+   every delegation its ``act`` chain relies on (:func:`revoked_delegation`);
 4. exactly one ``DPoP`` proof for this method and URL, signed by the key the token is
    bound to, with ``ath`` = the token's hash, fresh, and never seen before (the
    replay cache is the store, so it holds across replicas);
@@ -20,6 +21,7 @@ last.  Messages carry no token or key material.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +34,9 @@ from ..oauth.dpop import check_dpop
 from ..oauth.errors import OAuthError
 from ..oauth.tokens import AccessToken
 from .state import Services
+from .tracing import span
 
-__all__ = ["Caller", "authenticate", "challenge"]
+__all__ = ["Caller", "authenticate", "challenge", "revoked_delegation"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _MAX_TOKEN = 8192
@@ -70,6 +73,19 @@ def challenge(error: str | None = None, **params: str) -> str:
     return "DPoP " + ", ".join(parts)
 
 
+def revoked_delegation(svc: Services, token: AccessToken, actor: str | None = None) -> bool:
+    """Whether the registry no longer grants a hop of ``token``'s delegation chain:
+    subject -> first actor -> ... -> current actor (-> ``actor``, a client about to act
+    with it).  Each grantor must still be registered and list the next party among its
+    ``delegates``; a revoked hop anywhere revokes every token built on it."""
+    parties = (token.sub, *reversed(token.chain), *((actor,) if actor is not None else ()))
+    for grantor_id, next_id in itertools.pairwise(parties):
+        grantor = svc.res.clients.get(grantor_id)
+        if grantor is None or next_id not in grantor.delegates:
+            return True
+    return False
+
+
 def _unauthorized(error: str | None, description: str, reason: str) -> OAuthError:
     return OAuthError(
         error or "invalid_token",
@@ -91,6 +107,23 @@ async def authenticate(
     request: Request[Any, Any, Any], svc: Services, *, scope: str | None
 ) -> Caller:
     """The caller of a relying-party endpoint, or :class:`OAuthError` (401/403)."""
+    with span(svc.tracer, "oauth.authenticate") as sp:
+        try:
+            caller = await _authenticate(request, svc, scope=scope)
+        except OAuthError as e:
+            svc.metrics.refused("resource", e.error, e.reason)
+            sp.set_attribute("zkattest.oauth.error", e.error)
+            sp.set_attribute("zkattest.reason", e.reason or "")
+            raise
+        sp.set_attribute("zkattest.client.id", caller.client_id)
+        if caller.token.act is not None:
+            sp.set_attribute("zkattest.delegation.chain", list(caller.token.chain))
+        return caller
+
+
+async def _authenticate(
+    request: Request[Any, Any, Any], svc: Services, *, scope: str | None
+) -> Caller:
     cfg = svc.config
     auth = _one(request, "authorization")
     if auth is None:
@@ -115,6 +148,10 @@ async def authenticate(
     client = svc.res.clients.get(token.client_id)
     if client is None:
         raise _unauthorized("invalid_token", "the token's client is not registered", "no_client")
+    if revoked_delegation(svc, token):
+        raise _unauthorized(
+            "invalid_token", "a delegation the token relies on was revoked", "delegation_revoked"
+        )
     await check_dpop(
         _one(request, "dpop"),
         method=request.method,

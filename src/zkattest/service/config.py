@@ -59,7 +59,14 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     sweep_interval: float = 5.0
     max_skew_days: int = 1
     log_level: str = "info"
+    #: ``zkattest serve``'s log lines: "json" (one object per line) or "text"
+    log_format: str = "json"
     access_log: bool = False
+    #: OpenTelemetry traces go to this OTLP/HTTP collector (e.g. http://127.0.0.1:4318;
+    #: /v1/traces is appended); empty: tracing off (no SDK, spans are no-ops)
+    otlp_endpoint: str = ""
+    #: the ``service.name`` traces carry
+    service_name: str = "zkattest"
     #: relying-party endpoints need a DPoP-bound OAuth access token (turn off only for
     #: a closed test setup: then anyone who can reach the port may ask)
     require_auth: bool = True
@@ -107,6 +114,14 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise bad("max_skew_days", "must be 0..31")
         if self.log_level.lower() not in ("debug", "info", "warning", "error"):
             raise bad("log_level", "debug, info, warning or error")
+        if self.log_format not in ("json", "text"):
+            raise bad("log_format", "json or text")
+        if self.otlp_endpoint and not re.fullmatch(
+            r"https?://[^\s/?#@]+(/[^\s?#]*)?", self.otlp_endpoint
+        ):
+            raise bad("otlp_endpoint", "must be an http(s) URL without credentials or query")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", self.service_name):
+            raise bad("service_name", "1..128 letters, digits, '.', '-', '_'")
         if not 30 <= self.access_token_ttl <= 3600:
             raise bad("access_token_ttl", "must be 30..3600 seconds")
         if not 5 <= self.dpop_max_age <= 600:

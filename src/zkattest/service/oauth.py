@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from opentelemetry import trace
 
 from ..identity.jwk import ASYMMETRIC_ALGS
 from ..oauth.base import Client
@@ -42,9 +43,11 @@ from ..oauth.exchange import (
 )
 from ..oauth.tokens import AccessToken
 from ..policy import PolicyInput
+from .auth import revoked_delegation
 from .policy import chain_of, decide, principal_of
 from .schemas import TokenResponse
 from .state import Services, services
+from .tracing import span
 
 __all__ = ["WELL_KNOWN_AS", "OAuthController"]
 
@@ -94,6 +97,13 @@ def _resource(svc: Services, form: dict[str, str]) -> str:
     return svc.config.base_url
 
 
+def _issued(svc: Services, client_id: str, grant: str) -> None:
+    svc.metrics.token_issued(grant)
+    sp = trace.get_current_span()  # oauth.token
+    sp.set_attribute("zkattest.client.id", client_id)
+    sp.set_attribute("zkattest.oauth.grant", grant)
+
+
 def _error(exc: OAuthError) -> Response[bytes]:
     body: dict[str, Any] = {"error": exc.error, "error_description": exc.description}
     status = 401 if exc.error == "invalid_client" else 400
@@ -119,7 +129,7 @@ class OAuthController(Controller):
         svc = services(request.app)
         nonce_hdr = {"DPoP-Nonce": svc.nonces.issue(svc.clock())} if svc.config.dpop_nonce else {}
         try:
-            body = await self._issue(request, svc)
+            body = await self._traced_issue(request, svc)
         except OAuthError as e:
             log.info("token refused", extra={"error": e.error, "reason": e.reason})
             if e.error != "use_dpop_nonce":
@@ -131,6 +141,16 @@ class OAuthController(Controller):
             media_type="application/json",
             headers={**_NO_STORE, **nonce_hdr},
         )
+
+    async def _traced_issue(self, request: Request[Any, Any, Any], svc: Services) -> TokenResponse:
+        with span(svc.tracer, "oauth.token") as sp:
+            try:
+                return await self._issue(request, svc)
+            except OAuthError as e:
+                svc.metrics.refused("token", e.error, e.reason)
+                sp.set_attribute("zkattest.oauth.error", e.error)
+                sp.set_attribute("zkattest.reason", e.reason or "")
+                raise
 
     async def _issue(self, request: Request[Any, Any, Any], svc: Services) -> TokenResponse:
         cfg = svc.config
@@ -180,6 +200,7 @@ class OAuthController(Controller):
                 may_act=may_act_for(client, form.get("may_act"), issuer=svc.tokens.issuer),
             )
             log.info("token issued", extra={"client": client.client_id, "grant": "cc"})
+            _issued(svc, client.client_id, _CLIENT_CREDENTIALS)
             return self._response(tok, None)
         return await self._exchange(svc, form, client, aud, requested, proof.jkt, now)
 
@@ -208,9 +229,9 @@ class OAuthController(Controller):
             max_depth=cfg.max_delegation_depth,
         )
         # may_act was true when the subject token was minted (from its holder's registry
-        # entry); the registry says whether it still is: removing a delegate revokes at once
-        grantor = svc.res.clients.get(subject.client_id)
-        if grantor is None or client.client_id not in grantor.delegates:
+        # entry); the registry says whether it still is, for this hop and every earlier
+        # one of the chain: removing a delegate revokes at once
+        if revoked_delegation(svc, subject, client.client_id):
             raise OAuthError(
                 "invalid_grant",
                 "the subject no longer lets this client act for it",
@@ -246,6 +267,7 @@ class OAuthController(Controller):
             may_act=may_act_for(client, form.get("may_act"), issuer=svc.tokens.issuer),
         )
         log.info("token issued", extra={"client": client.client_id, "grant": "exchange"})
+        _issued(svc, client.client_id, "token_exchange")
         return self._response(tok, ACCESS_TOKEN_TYPE)
 
     @staticmethod

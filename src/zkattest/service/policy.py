@@ -13,10 +13,13 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+from opentelemetry.util.types import AttributeValue
+
 from ..agents import Authorizer
 from ..oauth.base import Client
 from ..policy import PolicyDecision, PolicyInput, Principal, risk_score
 from ..store import VerificationRecord
+from .tracing import span
 
 if TYPE_CHECKING:
     from .state import Services
@@ -38,7 +41,23 @@ def principal_of(client: Client) -> Principal:
 
 
 def decide(svc: Services, inp: PolicyInput) -> PolicyDecision:
-    d = svc.res.policy.decide(inp)
+    attrs: dict[str, AttributeValue] = {
+        "zkattest.client.id": inp.principal.client_id,
+        "zkattest.policy.action": inp.action,
+        "zkattest.policy.stage": inp.stage,
+        "zkattest.audience": inp.audience,
+        "zkattest.delegation.depth": inp.depth,
+        "zkattest.policy.risk": inp.risk,
+    }
+    if inp.mode:
+        attrs["zkattest.mode"] = inp.mode
+    with span(svc.tracer, "policy.decide", attrs) as sp:
+        d = svc.res.policy.decide(inp)
+        sp.set_attribute("zkattest.outcome", d.outcome)
+        sp.set_attribute("zkattest.policy.ids", list(d.policy_ids))
+        if d.errors:
+            sp.set_attribute("zkattest.policy.errors", len(d.errors))
+    svc.metrics.policy(inp.action, inp.stage, d.outcome)
     log.info(
         "policy decision",
         extra={

@@ -8,15 +8,21 @@ import sys
 from .app import create_app
 from .bootstrap import bootstrap
 from .config import Config
+from .logs import JsonFormatter
 
 __all__ = ["configure_logging", "serve"]
 
 
-def configure_logging(level: str) -> None:
-    """One stderr handler for everything (uvicorn's loggers included)."""
+def configure_logging(level: str, fmt: str = "text") -> None:
+    """One stderr handler for everything (uvicorn's loggers included): ``fmt`` "json"
+    (one object per line, :mod:`.logs`) or "text"."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        JsonFormatter()
+        if fmt == "json"
+        else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S"
+        )
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -30,7 +36,7 @@ def configure_logging(level: str) -> None:
 def serve(config: Config) -> None:
     import uvicorn
 
-    configure_logging(config.log_level)
+    configure_logging(config.log_level, config.log_format)
     res = bootstrap(config, progress=None)
     app = create_app(resources=res)
     uvicorn.run(

@@ -9,10 +9,12 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from litestar import Litestar
+from opentelemetry import trace
 
 from ..agents import AgentRuntime, AgentSettings, WorkPool
 from ..credentials import Verifier
@@ -23,6 +25,10 @@ from ..store import Store, StoreError, open_store
 from .bootstrap import Resources
 from .config import Config
 from .policy import provision_authorizer
+from .tracing import Tracing, traced_store
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
 
 __all__ = ["Services", "iso", "lifespan_for", "services"]
 
@@ -49,6 +55,10 @@ class Services:
     bundle: TrustBundle
     tokens: TokenIssuer
     nonces: NonceIssuer
+    metrics: Metrics
+    tracing: Tracing
+    #: the service's own spans (policy.decide, oauth.*): a no-op tracer when tracing is off
+    tracer: trace.Tracer
     clock: Callable[[], float] = time.time
     swept: dict[str, int] = field(default_factory=dict)
     #: verification id -> when its RP last polled while awaiting approval (CIBA slow_down)
@@ -79,6 +89,7 @@ async def _sweeper(svc: Services, interval: float) -> None:
             n = await svc.store.sweep(svc.clock())
             for k, v in n.items():
                 svc.swept[k] = svc.swept.get(k, 0) + v
+            svc.metrics.swept_now(n)
             if any(n.values()):
                 log.info("swept expired state: %s", n)
             cutoff = svc.clock() - svc.config.approval_ttl - svc.config.poll_interval
@@ -89,14 +100,18 @@ async def _sweeper(svc: Services, interval: float) -> None:
 
 
 def lifespan_for(
-    res: Resources, clock: Callable[[], float]
+    res: Resources, clock: Callable[[], float], metrics: Metrics, tracing: Tracing
 ) -> Callable[[Litestar], contextlib.AbstractAsyncContextManager[None]]:
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         cfg = res.config
-        store = await open_store(cfg.db_url)
+        store = traced_store(await open_store(cfg.db_url), tracing, cfg.db_url)
         pool = WorkPool(
-            cfg.n_workers, cfg.queue, verify_queue=cfg.verify_queue, max_batch=cfg.max_batch
+            cfg.n_workers,
+            cfg.queue,
+            verify_queue=cfg.verify_queue,
+            max_batch=cfg.max_batch,
+            hooks=metrics,
         )
         verifier = Verifier(
             res.issuers, circuits=[res.vk], keys=res.keys, max_skew_days=cfg.max_skew_days
@@ -114,6 +129,8 @@ def lifespan_for(
                 attestation_ttl=cfg.attestation_ttl,
             ),
             clock=clock,
+            hooks=metrics,
+            tracer=tracing.tracer("zkattest.agents"),
         )
         # warm the proving key so the first delegated request does not pay for it
         await asyncio.get_running_loop().run_in_executor(None, res.keys.proving_key, "age_gte")
@@ -128,8 +145,12 @@ def lifespan_for(
                 res.oauth.key, res.oauth.kid, cfg.base_url, ttl=cfg.access_token_ttl
             ),
             nonces=NonceIssuer(nonce_key(res)),
+            metrics=metrics,
+            tracing=tracing,
+            tracer=tracing.tracer("zkattest.service"),
             clock=clock,
         )
+        metrics.pool_stats = pool.stats
         runtime.authorize = provision_authorizer(svc)
         await store.sweep(clock())  # whatever a previous run left in flight
         app.state.zk = svc
@@ -148,5 +169,6 @@ def lifespan_for(
                 await task
             pool.shutdown()
             await store.close()
+            tracing.shutdown()  # flushes the spans of the last requests
 
     return lifespan
