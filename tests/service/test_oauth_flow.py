@@ -13,6 +13,8 @@ with a trust domain the test controls (the real agent key never leaves the servi
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import secrets
 import time
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from litestar.testing import TestClient
 from zkattest.agents import AttestationInvalid, verify_attestation
 from zkattest.credentials import Credential, Holder
 from zkattest.identity import TrustBundle
+from zkattest.oauth.clients import ClientRegistry
 from zkattest.service import Resources
 
 from .conftest import (
@@ -35,6 +38,7 @@ from .conftest import (
     RP,
     Created,
     Party,
+    assert_problem,
     check_created,
     create_body,
     delegated_body,
@@ -450,3 +454,37 @@ def forged_chain_refused(genuine: str, bundle: TrustBundle, td: str) -> None:
     assert _reason(_forge_attestation(no_client, mine), own) == "delegation_mismatch"
     # ... and such a token is worthless against the real trust domain
     assert _reason(_forge_attestation(base, mine), bundle) == "invalid_svid"
+
+
+def test_revoked_delegation_gets_no_agent(
+    auth_client: TestClient[Litestar],
+    auth_res: Resources,
+    party: Party,
+    holder: Holder,
+    creds: Callable[[int], Credential],
+) -> None:
+    """alice withdraws the assistant between the request and the presentation: the
+    agent is not provisioned (403 delegation_revoked), the verification ends failed,
+    and the assistant's token stops working at once."""
+    c, asst = auth_client, party.assistant
+    chain_token(c, party, 1)
+    created = rp_created(c, asst)
+    assert created.body["status"] == "pending"
+    reg = ClientRegistry(auth_res.config.clients_path)
+    alice = reg.get("alice")
+    assert alice is not None and "assistant" in alice.delegates
+    reg.add(dataclasses.replace(alice, delegates=frozenset()), replace=True)
+    hreq = holder_fetch(c, created)
+    r = holder_present(c, hreq, delegated_body(adult(creds), holder.secret))
+    assert_problem(r, 403, "delegation_revoked")
+    assert_problem(rp_read(c, asst, created), 401, "delegation_revoked")
+    # the record, read through the store: failed for that reason, no agent
+    v = asyncio.run(_read_record(auth_res, created.id))
+    assert v.status == "failed" and v.reason == "delegation_revoked" and v.agent_id is None
+
+
+async def _read_record(res: Resources, vid: str) -> Any:
+    from zkattest.store import open_store
+
+    async with await open_store(res.config.db_url) as store:
+        return await store.get_verification(vid)

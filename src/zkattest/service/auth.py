@@ -21,7 +21,6 @@ last.  Messages carry no token or key material.
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from ..oauth.base import Client
 from ..oauth.dpop import check_dpop
 from ..oauth.errors import OAuthError
 from ..oauth.tokens import AccessToken
+from .policy import revoked_chain
 from .state import Services
 from .tracing import span
 
@@ -74,16 +74,10 @@ def challenge(error: str | None = None, **params: str) -> str:
 
 
 def revoked_delegation(svc: Services, token: AccessToken, actor: str | None = None) -> bool:
-    """Whether the registry no longer grants a hop of ``token``'s delegation chain:
-    subject -> first actor -> ... -> current actor (-> ``actor``, a client about to act
-    with it).  Each grantor must still be registered and list the next party among its
-    ``delegates``; a revoked hop anywhere revokes every token built on it."""
-    parties = (token.sub, *reversed(token.chain), *((actor,) if actor is not None else ()))
-    for grantor_id, next_id in itertools.pairwise(parties):
-        grantor = svc.res.clients.get(grantor_id)
-        if grantor is None or next_id not in grantor.delegates:
-            return True
-    return False
+    """Whether a hop of ``token``'s delegation chain is no longer granted: subject ->
+    first actor -> ... -> current actor (-> ``actor``, a client about to act with it)."""
+    tail = (actor,) if actor is not None else ()
+    return revoked_chain(svc, (token.sub, *reversed(token.chain), *tail))
 
 
 def _unauthorized(error: str | None, description: str, reason: str) -> OAuthError:

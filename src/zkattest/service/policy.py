@@ -10,7 +10,9 @@ counts across replicas) and a risk score.
 
 from __future__ import annotations
 
+import itertools
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry.util.types import AttributeValue
@@ -24,7 +26,14 @@ from .tracing import span
 if TYPE_CHECKING:
     from .state import Services
 
-__all__ = ["chain_of", "decide", "principal_of", "provision_authorizer", "request_rate"]
+__all__ = [
+    "chain_of",
+    "decide",
+    "principal_of",
+    "provision_authorizer",
+    "request_rate",
+    "revoked_chain",
+]
 
 log = logging.getLogger("zkattest.service")
 RATE_WINDOW = 60.0
@@ -83,6 +92,18 @@ def chain_of(act: object) -> tuple[str, ...]:
     return tuple(out)
 
 
+def revoked_chain(svc: Services, parties: Sequence[str]) -> bool:
+    """Whether the registry no longer grants a hop of a delegation chain ``parties``
+    (subject, first actor, ..., current actor): each grantor must still be registered
+    and list the next party among its ``delegates``.  A revoked hop anywhere revokes
+    everything built on it."""
+    for grantor_id, next_id in itertools.pairwise(parties):
+        grantor = svc.res.clients.get(grantor_id)
+        if grantor is None or next_id not in grantor.delegates:
+            return True
+    return False
+
+
 def provision_authorizer(svc: Services) -> Authorizer:
     """The check made when an agent is about to be provisioned for a verification."""
 
@@ -92,9 +113,11 @@ def provision_authorizer(svc: Services) -> Authorizer:
         client = svc.res.clients.get(v.client_id)
         if client is None:
             return "client_unknown"
+        chain = chain_of(v.act)
+        if v.subject is not None and revoked_chain(svc, (v.subject, *reversed(chain))):
+            return "delegation_revoked"
         now = svc.clock()
         rate = await request_rate(svc, v.client_id, now)
-        chain = chain_of(v.act)
         approved = v.approved_by is not None
         d = decide(
             svc,

@@ -63,6 +63,8 @@ __all__ = ["RequestController", "VerificationController"]
 log = logging.getLogger("zkattest.service")
 _VERIFIER = re.compile(r"[A-Za-z0-9._~-]{43,128}")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{20,64}")
+#: refusals at agent provisioning that are about who asks, not about the proof (403)
+_AUTHZ_REFUSALS = frozenset({"policy_denied", "client_unknown", "delegation_revoked"})
 
 
 def _h(token: str) -> str:
@@ -340,7 +342,7 @@ class VerificationController(Controller):
         out = await svc.runtime.handle(v, work, slot)
         if out.status != "completed":
             raise ApiError(
-                403 if out.reason in ("policy_denied", "client_unknown") else 422,
+                403 if out.reason in _AUTHZ_REFUSALS else 422,
                 f"the presentation was refused: {out.reason}",
                 slug="presentation-refused",
                 reason=out.reason,
