@@ -303,6 +303,16 @@ def test_unmatched_route_span_keeps_no_path(traced: Traced) -> None:
     assert [s.name for s in spans] == ["GET"]
 
 
+def test_spans_keep_no_client_address_or_user_agent(traced: Traced) -> None:
+    ua = "AliceBrowser/1.0 (unique-fingerprint-42)"
+    assert traced.client.get("/healthz", headers={"user-agent": ua}).status_code == 200
+    [server] = by_name(traced.spans(), "GET /healthz")
+    attrs = dict(server.attributes or {})
+    assert_clean(traced.spans(), {"user agent": ua})
+    for key in ("net.peer.ip", "client.address", "http.user_agent", "user_agent.original"):
+        assert attrs.get(key, REDACTED) == REDACTED, key
+
+
 def test_scrapes_are_not_traced(traced: Traced) -> None:
     assert traced.client.get("/metrics").status_code == 200
     assert traced.spans() == ()

@@ -55,7 +55,22 @@ __all__ = [
 
 REDACTED = "[redacted]"
 #: request attributes the ASGI instrumentation fills from the raw path/query/URL
-_RAW_TARGET = ("http.target", "http.url", "url.full", "url.path", "url.query")
+_RAW_TARGET = (
+    "http.target",
+    "http.url",
+    "url.full",
+    "url.path",
+    "url.query",
+    # who is asking stays out of traces too: the client's address and user agent
+    # (old and new semantic-convention names)
+    "net.peer.ip",
+    "net.peer.port",
+    "client.address",
+    "client.port",
+    "http.client_ip",
+    "http.user_agent",
+    "user_agent.original",
+)
 #: header values never captured, whatever OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_* say
 _SECRET_HEADERS = ["authorization", "proxy-authorization", "dpop", "cookie", "set-cookie"]
 
