@@ -408,6 +408,7 @@ def _parser() -> argparse.ArgumentParser:
     _credential_parsers(sub)
     _clients_parsers(sub)
     _policy_parsers(sub)
+    _db_parsers(sub)
     return p
 
 
@@ -785,6 +786,64 @@ def _cmd_policy_init(args: argparse.Namespace) -> int:
     from .policy import commands
 
     return commands.init(args.directory)
+
+
+def _db_parsers(sub: Any) -> None:
+    def url(args: argparse.Namespace) -> str:
+        if args.database_url:
+            return str(args.database_url)
+        from .service import load_config
+
+        cfg = load_config(args.config, overrides={"data_dir": args.data_dir})
+        return cfg.db_url
+
+    def upgrade(args: argparse.Namespace) -> int:
+        from .store import commands
+
+        return commands.upgrade(url(args))
+
+    def current(args: argparse.Namespace) -> int:
+        from .store import commands
+
+        return commands.current(url(args))
+
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="sqlite:///path or postgresql://user@host/db[?schema=...] (default: the "
+        "service's database_url, else <data_dir>/zkattest.db)",
+    )
+    where.add_argument("--config", metavar="FILE", help="the server's TOML configuration")
+    where.add_argument("--data-dir", metavar="DIR", help="the server's data directory")
+    db = sub.add_parser(
+        "db",
+        help="migrate or inspect the state database",
+        description=(
+            "The store's schema is versioned with Alembic.  `zkattest serve` migrates the "
+            "database when it starts; `db upgrade` does it ahead of time (e.g. before "
+            "rolling out replicas), `db current` only reports.  Databases made by older "
+            "zkattest versions are adopted in place."
+        ),
+    )
+    ds = db.add_subparsers(dest="db_cmd", metavar="{upgrade,current}", required=True)
+    u = ds.add_parser(
+        "upgrade",
+        parents=[where],
+        help="migrate the database to this version's schema",
+        description="Apply pending migrations (under a lock: replicas may run it at once).",
+    )
+    u.set_defaults(func=upgrade)
+    c = ds.add_parser(
+        "current",
+        parents=[where],
+        help="print the database's schema revision",
+        description=(
+            "Print the schema revision; exit 0 when it is this version's, 1 when an "
+            "upgrade is pending (or the database does not exist yet)."
+        ),
+    )
+    c.set_defaults(func=current)
 
 
 def _die(msg: str) -> NoReturn:

@@ -4,6 +4,7 @@ edges (``now == expires_at`` is expired)."""
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -11,12 +12,14 @@ from typing import Any
 import pytest
 
 from zkattest.errors import InvalidParameter
-from zkattest.store import INITIAL_STATUSES, VERIFICATION_STATUSES, SQLiteStore
-from zkattest.store.sqlite import MAX_APPROVAL_KEYS, MAX_APPROVAL_LIMIT
+from zkattest.store import INITIAL_STATUSES, VERIFICATION_STATUSES, SQLiteStore, open_store
+from zkattest.store._common import MAX_APPROVAL_KEYS, MAX_APPROVAL_LIMIT
 
 from .conftest import (
     T0,
+    AnyStore,
     awaiting,
+    fetch,
     h,
     presentation_token,
     put,
@@ -26,14 +29,14 @@ from .conftest import (
 )
 
 
-def get(store: SQLiteStore, id: str) -> Any:
+def get(store: AnyStore, id: str) -> Any:
     rec = run(store.get_verification(id))
     assert rec is not None
     return rec
 
 
 def decide(
-    store: SQLiteStore,
+    store: AnyStore,
     id: str = "v1",
     *,
     approve: bool = True,
@@ -62,7 +65,7 @@ def test_new_fields_default_to_empty() -> None:
     )
 
 
-def test_awaiting_session_round_trip(store: SQLiteStore) -> None:
+def test_awaiting_session_round_trip(store: AnyStore) -> None:
     rec = awaiting()
     run(store.create_verification(rec))
     got = get(store, "v1")
@@ -73,20 +76,20 @@ def test_awaiting_session_round_trip(store: SQLiteStore) -> None:
     assert run(store.find_by_request_token(request_token("v1"))) == rec
 
 
-def test_delegation_fields_on_a_pending_session(store: SQLiteStore) -> None:
+def test_delegation_fields_on_a_pending_session(store: AnyStore) -> None:
     rec = verification(client_id="rp-1", subject="alice", act={"sub": "rp-1"}, policy_ids=("a",))
     run(store.create_verification(rec))
     assert get(store, "v1") == rec
 
 
-def test_policy_ids_and_act_are_json_text(store: SQLiteStore) -> None:
+def test_policy_ids_and_act_are_json_text(store: AnyStore) -> None:
     run(store.create_verification(awaiting(policy_ids=("b", "a"))))
-    assert store._conn is not None
-    row = store._conn.execute("SELECT act, policy_ids FROM verifications").fetchone()
-    assert row == ('{"act":{"sub":"agent-3"},"sub":"agent-7"}', '["b","a"]')  # order kept
+    [(act, policy_ids)] = fetch(store, "SELECT act, policy_ids FROM verifications")
+    assert act == '{"act":{"sub":"agent-3"},"sub":"agent-7"}'  # verbatim (PostgreSQL: json)
+    assert json.loads(policy_ids) == ["b", "a"]  # order kept (PostgreSQL: jsonb)
 
 
-def test_only_initial_statuses_are_created(store: SQLiteStore) -> None:
+def test_only_initial_statuses_are_created(store: AnyStore) -> None:
     assert set(INITIAL_STATUSES) == {"pending", "awaiting_approval"}
     for status in VERIFICATION_STATUSES:
         if status in INITIAL_STATUSES:
@@ -115,9 +118,7 @@ def test_only_initial_statuses_are_created(store: SQLiteStore) -> None:
     ],
 )
 @pytest.mark.parametrize("status", ["pending", "awaiting_approval"])
-def test_a_new_session_has_no_outcome(
-    store: SQLiteStore, early: dict[str, Any], status: str
-) -> None:
+def test_a_new_session_has_no_outcome(store: AnyStore, early: dict[str, Any], status: str) -> None:
     # e.g. a "pending" row already fetched would skip the one-time claim
     with pytest.raises(InvalidParameter, match="has no"):
         run(store.create_verification(verification(status=status, **early)))
@@ -137,7 +138,7 @@ def test_a_new_session_has_no_outcome(
         {"client_id": b"rp"},
     ],
 )
-def test_malformed_delegation_fields_are_refused(store: SQLiteStore, bad: dict[str, Any]) -> None:
+def test_malformed_delegation_fields_are_refused(store: AnyStore, bad: dict[str, Any]) -> None:
     with pytest.raises(InvalidParameter):
         run(store.create_verification(verification(**bad)))
     assert run(store.get_verification("v1")) is None
@@ -146,7 +147,7 @@ def test_malformed_delegation_fields_are_refused(store: SQLiteStore, bad: dict[s
 # -- decide_approval -------------------------------------------------------------------------
 
 
-def test_approve(store: SQLiteStore) -> None:
+def test_approve(store: AnyStore) -> None:
     run(store.create_verification(awaiting(ttl=600)))
     assert decide(store, approve=True, approver="bob", now=T0 + 10, expires_at=T0 + 310)
     rec = get(store, "v1")
@@ -164,7 +165,7 @@ def test_approve(store: SQLiteStore) -> None:
     assert run(store.begin_presentation("v1", presentation_token("v1"), "proof", T0 + 12, T0 + 70))
 
 
-def test_approval_may_shorten_or_extend_the_deadline(store: SQLiteStore) -> None:
+def test_approval_may_shorten_or_extend_the_deadline(store: AnyStore) -> None:
     run(store.create_verification(awaiting("short", ttl=600)))
     run(store.create_verification(awaiting("long", ttl=20)))
     assert decide(store, "short", now=T0 + 10, expires_at=T0 + 11)
@@ -176,7 +177,7 @@ def test_approval_may_shorten_or_extend_the_deadline(store: SQLiteStore) -> None
     assert run(store.claim_request(request_token("long"), h("p"), T0 + 9_999)) is not None
 
 
-def test_deny(store: SQLiteStore) -> None:
+def test_deny(store: AnyStore) -> None:
     run(store.create_verification(awaiting(ttl=600)))
     assert decide(store, approve=False, approver="carol", now=T0 + 20, expires_at=0.0)
     rec = get(store, "v1")
@@ -191,7 +192,7 @@ def test_deny(store: SQLiteStore) -> None:
     assert run(store.claim_request(request_token("v1"), h("p"), T0 + 21)) is None
 
 
-def test_decided_once(store: SQLiteStore) -> None:
+def test_decided_once(store: AnyStore) -> None:
     run(store.create_verification(awaiting("a")))
     run(store.create_verification(awaiting("d")))
     assert decide(store, "a", approve=True, approver="bob")
@@ -203,7 +204,7 @@ def test_decided_once(store: SQLiteStore) -> None:
     assert (get(store, "a"), get(store, "d")) == after
 
 
-def test_decide_refusals(store: SQLiteStore) -> None:
+def test_decide_refusals(store: AnyStore) -> None:
     run(store.create_verification(verification("pending")))
     put(store, verification("presented", status="presented"))
     put(store, verification("expired", status="expired"))
@@ -215,7 +216,7 @@ def test_decide_refusals(store: SQLiteStore) -> None:
 
 
 @pytest.mark.parametrize("approve", [True, False])
-def test_decide_expiry_edges(store: SQLiteStore, approve: bool) -> None:
+def test_decide_expiry_edges(store: AnyStore, approve: bool) -> None:
     for id in ("at", "after", "before"):
         run(store.create_verification(awaiting(id, ttl=100)))
     deadline = T0 + 100
@@ -248,7 +249,7 @@ def test_decide_expiry_edges(store: SQLiteStore, approve: bool) -> None:
         ({"expires_at": T0 + 9}, "deadline after now"),  # in the past
     ],
 )
-def test_decide_malformed(store: SQLiteStore, kw: dict[str, Any], match: str) -> None:
+def test_decide_malformed(store: AnyStore, kw: dict[str, Any], match: str) -> None:
     run(store.create_verification(awaiting()))
     args: dict[str, Any] = {
         "id": "v1",
@@ -264,7 +265,7 @@ def test_decide_malformed(store: SQLiteStore, kw: dict[str, Any], match: str) ->
     assert get(store, "v1") == awaiting()
 
 
-def test_a_denial_needs_no_future_deadline(store: SQLiteStore) -> None:
+def test_a_denial_needs_no_future_deadline(store: AnyStore) -> None:
     run(store.create_verification(awaiting()))
     assert decide(store, approve=False, now=T0 + 10, expires_at=T0)
 
@@ -272,7 +273,7 @@ def test_a_denial_needs_no_future_deadline(store: SQLiteStore) -> None:
 # -- awaiting_approval is not claimable ------------------------------------------------------
 
 
-def test_awaiting_request_cannot_be_claimed_or_presented(store: SQLiteStore) -> None:
+def test_awaiting_request_cannot_be_claimed_or_presented(store: AnyStore) -> None:
     run(store.create_verification(awaiting("v1")))
     assert run(store.claim_request(request_token("v1"), presentation_token("v1"), T0 + 1)) is None
     # even a row that somehow holds a fetched request and a presentation token: status decides
@@ -309,7 +310,7 @@ def ids(recs: list[Any]) -> list[str]:
     return [r.id for r in recs]
 
 
-def test_awaiting_approval_lists_by_subject_or_client(store: SQLiteStore) -> None:
+def test_awaiting_approval_lists_by_subject_or_client(store: AnyStore) -> None:
     run(store.create_verification(awaiting("alice-rp1", subject="alice", client_id="rp-1")))
     run(store.create_verification(awaiting("bob-rp2", subject="bob", client_id="rp-2", now=T0 + 1)))
     run(store.create_verification(awaiting("none-rp3", subject=None, client_id="rp-3", now=T0 + 2)))
@@ -343,7 +344,7 @@ def test_awaiting_approval_lists_by_subject_or_client(store: SQLiteStore) -> Non
     assert got == awaiting("alice-rp1", subject="alice", client_id="rp-1")
 
 
-def test_awaiting_approval_skips_expired_and_decided(store: SQLiteStore) -> None:
+def test_awaiting_approval_skips_expired_and_decided(store: AnyStore) -> None:
     run(store.create_verification(awaiting("short", ttl=10)))
     run(store.create_verification(awaiting("long", ttl=100, now=T0 + 1)))
     run(store.create_verification(awaiting("approved", now=T0 + 2)))
@@ -357,7 +358,7 @@ def test_awaiting_approval_skips_expired_and_decided(store: SQLiteStore) -> None
     assert ids(run(q(T0 + 101, subjects=["alice"]))) == []
 
 
-def test_awaiting_approval_order_and_limit(store: SQLiteStore) -> None:
+def test_awaiting_approval_order_and_limit(store: AnyStore) -> None:
     # created out of order; equal created_at falls back to id
     for id, created in [("c", T0 + 2), ("b", T0 + 1), ("a2", T0), ("a1", T0), ("d", T0 + 3)]:
         run(store.create_verification(awaiting(id, now=created)))
@@ -368,7 +369,7 @@ def test_awaiting_approval_order_and_limit(store: SQLiteStore) -> None:
     assert len(run(q(T0 + 5, client_ids=["rp-1"], limit=MAX_APPROVAL_LIMIT))) == 5
 
 
-def test_awaiting_approval_takes_many_keys(store: SQLiteStore) -> None:
+def test_awaiting_approval_takes_many_keys(store: AnyStore) -> None:
     run(store.create_verification(awaiting("v1", subject="s-255", client_id="c-0")))
     subjects = [f"s-{i}" for i in range(MAX_APPROVAL_KEYS)]
     clients = [f"c-{i}" for i in range(MAX_APPROVAL_KEYS)]
@@ -400,7 +401,7 @@ def test_awaiting_approval_takes_many_keys(store: SQLiteStore) -> None:
         ({"now": None}, "now"),
     ],
 )
-def test_awaiting_approval_malformed(store: SQLiteStore, kw: dict[str, Any], match: str) -> None:
+def test_awaiting_approval_malformed(store: AnyStore, kw: dict[str, Any], match: str) -> None:
     args: dict[str, Any] = {"now": T0, "subjects": ["alice"], "client_ids": ["rp-1"], "limit": 10}
     args.update(kw)
     now = args.pop("now")
@@ -408,7 +409,7 @@ def test_awaiting_approval_malformed(store: SQLiteStore, kw: dict[str, Any], mat
         run(store.awaiting_approval(now, **args))
 
 
-def test_awaiting_approval_with_empty_keys_still_checks_limit(store: SQLiteStore) -> None:
+def test_awaiting_approval_with_empty_keys_still_checks_limit(store: AnyStore) -> None:
     with pytest.raises(InvalidParameter, match="limit"):
         run(store.awaiting_approval(T0, limit=0))
 
@@ -416,7 +417,7 @@ def test_awaiting_approval_with_empty_keys_still_checks_limit(store: SQLiteStore
 # -- recent_count ----------------------------------------------------------------------------
 
 
-def test_recent_count(store: SQLiteStore) -> None:
+def test_recent_count(store: AnyStore) -> None:
     for i in range(5):
         run(store.create_verification(verification(f"r1-{i}", now=T0 + 10 * i, client_id="rp-1")))
     run(store.create_verification(awaiting("r1-aw", now=T0 + 45, client_id="rp-1")))
@@ -438,15 +439,15 @@ def test_recent_count(store: SQLiteStore) -> None:
     ("client_id", "since"),
     [(None, T0), (1, T0), (b"rp-1", T0), ("rp-1", "T0"), ("rp-1", math.nan), ("rp-1", None)],
 )
-def test_recent_count_malformed(store: SQLiteStore, client_id: Any, since: Any) -> None:
+def test_recent_count_malformed(store: AnyStore, client_id: Any, since: Any) -> None:
     with pytest.raises(InvalidParameter):
         run(store.recent_count(client_id, since))
 
 
-def test_recent_count_uses_the_index(store: SQLiteStore) -> None:
+def test_recent_count_uses_the_index(sqlite_store: SQLiteStore) -> None:
     # SQLite-specific white box: the (client_id, created_at) index of migration 0002
-    assert store._conn is not None
-    plan = store._conn.execute(
+    assert sqlite_store._conn is not None
+    plan = sqlite_store._conn.execute(
         "EXPLAIN QUERY PLAN"
         " SELECT count(*) FROM verifications WHERE client_id = ? AND created_at >= ?",
         ("rp-1", T0),
@@ -457,7 +458,7 @@ def test_recent_count_uses_the_index(store: SQLiteStore) -> None:
 # -- sweep and restart -----------------------------------------------------------------------
 
 
-def test_sweep_expires_undecided_sessions(store: SQLiteStore) -> None:
+def test_sweep_expires_undecided_sessions(store: AnyStore) -> None:
     run(store.create_verification(awaiting("due", ttl=10)))
     run(store.create_verification(awaiting("live", ttl=100)))
     run(store.create_verification(awaiting("approved", ttl=10)))
@@ -478,17 +479,17 @@ def test_sweep_expires_undecided_sessions(store: SQLiteStore) -> None:
 
 
 def test_awaiting_survives_restart(url: str) -> None:
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(url))
     run(s.create_verification(awaiting()))
     run(s.close())
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(url))
     try:
         assert ids(run(s.awaiting_approval(T0, subjects=["alice"]))) == ["v1"]
         assert decide(s)
         assert not decide(s, approve=False)
     finally:
         run(s.close())
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(url))
     try:
         assert get(s, "v1").status == "pending"
     finally:
@@ -499,7 +500,7 @@ def test_awaiting_survives_restart(url: str) -> None:
 
 
 @pytest.mark.parametrize("bad", [1, None, b"v1", ("v1",)])
-def test_non_str_ids_are_refused(store: SQLiteStore, bad: Any) -> None:
+def test_non_str_ids_are_refused(store: AnyStore, bad: Any) -> None:
     run(store.create_verification(verification()))
     calls: list[Callable[[], Coroutine[Any, Any, object]]] = [
         lambda: store.get_verification(bad),

@@ -1,8 +1,11 @@
-"""One use under races: many connections (threads, each with its own store, and
-processes) attempt the same one-use step at once; exactly one wins."""
+"""One use under races: many contenders attempt the same one-use step at once; exactly
+one wins.  SQLite: threads, each with its own store (connection), and one store shared
+by threads.  PostgreSQL: concurrent tasks on one store (its pool's connections race).
+Both: processes, each with its own store."""
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import queue
 import threading
@@ -11,26 +14,34 @@ from typing import Any
 
 import pytest
 
-from zkattest.store import SQLiteStore
-from zkattest.store.sqlite import load_migrations
+from zkattest.store import SQLiteStore, open_store
+from zkattest.store.migrations import HEAD
 
 from .conftest import (
     T0,
+    AnyStore,
     agent,
     awaiting,
+    close_loop,
     h,
     presentation_token,
     request_token,
     run,
     verification,
+    with_params,
 )
 
 N_THREADS = 50
+N_TASKS = 50
+POOL = 10  # PostgreSQL connections racing in one store
 N_PROCESSES = 8
 
 
-def race(url: str, action: Callable[[SQLiteStore, int], Awaitable[Any]]) -> list[Any]:
-    """Open one store per thread, release all threads at once, return each result."""
+def race(url: str, action: Callable[[Any, int], Awaitable[Any]]) -> list[Any]:
+    """SQLite: one store per thread, all threads released at once.  PostgreSQL: one
+    store with POOL connections, N_TASKS concurrent tasks.  Each contender's result."""
+    if not url.startswith("sqlite:"):
+        return run(_race_tasks(with_params(url, pool_min_size=POOL, pool_max_size=POOL), action))
     barrier = threading.Barrier(N_THREADS)
     results: list[Any] = [None] * N_THREADS
     errors: list[BaseException] = []
@@ -40,9 +51,10 @@ def race(url: str, action: Callable[[SQLiteStore, int], Awaitable[Any]]) -> list
             s = run(SQLiteStore.open(url))
             try:
                 barrier.wait(timeout=60)
-                results[i] = run(action(s, i))  # type: ignore[arg-type]
+                results[i] = run(action(s, i))
             finally:
                 run(s.close())
+                close_loop()
         except BaseException as e:  # reported by the assertion below
             errors.append(e)
 
@@ -55,7 +67,24 @@ def race(url: str, action: Callable[[SQLiteStore, int], Awaitable[Any]]) -> list
     return results
 
 
-def setup(store: SQLiteStore, *, claimed: bool = False, presented: bool = False) -> None:
+async def _race_tasks(url: str, action: Callable[[Any, int], Awaitable[Any]]) -> list[Any]:
+    s = await open_store(url)
+    try:
+        start = asyncio.Event()
+
+        async def contender(i: int) -> Any:
+            await start.wait()
+            return await action(s, i)
+
+        tasks = [asyncio.ensure_future(contender(i)) for i in range(N_TASKS)]
+        await asyncio.sleep(0)  # every task is waiting on the event
+        start.set()
+        return list(await asyncio.gather(*tasks))
+    finally:
+        await s.close()
+
+
+def setup(store: AnyStore, *, claimed: bool = False, presented: bool = False) -> None:
     run(store.create_verification(verification()))
     if claimed or presented:
         assert run(store.claim_request(request_token("v1"), presentation_token("v1"), T0 + 1))
@@ -63,7 +92,7 @@ def setup(store: SQLiteStore, *, claimed: bool = False, presented: bool = False)
         assert run(store.begin_presentation("v1", presentation_token("v1"), "proof", T0, T0 + 60))
 
 
-def test_claim_request_race(store: SQLiteStore, url: str) -> None:
+def test_claim_request_race(store: AnyStore, url: str) -> None:
     setup(store)
     results = race(url, lambda s, i: s.claim_request(request_token("v1"), h(f"p{i}"), T0 + 1))
     winners = [i for i, r in enumerate(results) if r is not None]
@@ -73,17 +102,17 @@ def test_claim_request_race(store: SQLiteStore, url: str) -> None:
     assert results[winners[0]] == rec
 
 
-def test_begin_presentation_race(store: SQLiteStore, url: str) -> None:
+def test_begin_presentation_race(store: AnyStore, url: str) -> None:
     setup(store, claimed=True)
     pt = presentation_token("v1")
     results = race(url, lambda s, i: s.begin_presentation("v1", pt, "proof", T0 + 2, T0 + 2 + i))
     assert results.count(True) == 1
-    assert results.count(False) == N_THREADS - 1
+    assert results.count(False) == len(results) - 1
     rec = run(store.get_verification("v1"))
     assert rec is not None and rec.expires_at == T0 + 2 + results.index(True)
 
 
-def test_finish_verification_race(store: SQLiteStore, url: str) -> None:
+def test_finish_verification_race(store: AnyStore, url: str) -> None:
     setup(store, presented=True)
     results = race(
         url,
@@ -102,7 +131,7 @@ def test_finish_verification_race(store: SQLiteStore, url: str) -> None:
     assert rec is not None and rec.attestation == f"att-{results.index(True)}"
 
 
-def test_transition_agent_race(store: SQLiteStore, url: str) -> None:
+def test_transition_agent_race(store: AnyStore, url: str) -> None:
     setup(store)
     run(store.create_agent(agent()))
     results = race(
@@ -117,14 +146,14 @@ def test_transition_agent_race(store: SQLiteStore, url: str) -> None:
     assert rec.running_at == T0 + results.index(True)
 
 
-def decide_as(s: SQLiteStore, i: int) -> Coroutine[Any, Any, bool]:
+def decide_as(s: AnyStore, i: int) -> Coroutine[Any, Any, bool]:
     """Contender ``i``: even ones approve (each with its own deadline), odd ones deny."""
     return s.decide_approval(
         "v1", approve=i % 2 == 0, approver=f"human-{i}", now=T0 + 1, expires_at=T0 + 1000 + i
     )
 
 
-def check_decision(store: SQLiteStore, winner: int) -> None:
+def check_decision(store: AnyStore, winner: int) -> None:
     rec = run(store.get_verification("v1"))
     assert rec is not None
     assert (rec.approved_by, rec.approved_at) == (f"human-{winner}", T0 + 1)
@@ -144,17 +173,18 @@ def check_decision(store: SQLiteStore, winner: int) -> None:
         )
 
 
-def test_decide_approval_race(store: SQLiteStore, url: str) -> None:
+def test_decide_approval_race(store: AnyStore, url: str) -> None:
     run(store.create_verification(awaiting()))
     results = race(url, decide_as)
     assert results.count(True) == 1
-    assert results.count(False) == N_THREADS - 1
+    assert results.count(False) == len(results) - 1
     check_decision(store, results.index(True))
 
 
-def test_decide_approval_race_one_connection(store: SQLiteStore) -> None:
+def test_decide_approval_race_one_connection(sqlite_store: SQLiteStore) -> None:
     # one store shared by the threads (its lock serialises them): the conditional UPDATE
     # still lets only the first decision through, whichever thread that is
+    store = sqlite_store
     run(store.create_verification(awaiting()))
     barrier = threading.Barrier(N_THREADS)
     results: list[bool | None] = [None] * N_THREADS
@@ -162,6 +192,7 @@ def test_decide_approval_race_one_connection(store: SQLiteStore) -> None:
     def worker(i: int) -> None:
         barrier.wait(timeout=60)
         results[i] = run(decide_as(store, i))
+        close_loop()
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(N_THREADS)]
     for t in threads:
@@ -172,13 +203,24 @@ def test_decide_approval_race_one_connection(store: SQLiteStore) -> None:
     check_decision(store, results.index(True))
 
 
-def test_use_once_race(store: SQLiteStore, url: str) -> None:
+def test_use_once_race(store: AnyStore, url: str) -> None:
     results = race(url, lambda s, i: s.use_once("dpop", "jti-1", T0 + 60, T0))
     assert results.count(True) == 1
 
 
-def test_one_store_shared_by_threads(store: SQLiteStore) -> None:
+def test_use_once_race_on_an_expired_key(store: AnyStore, url: str) -> None:
+    # the stored use has expired: replacing it is the one-use step that races now
+    assert run(store.use_once("dpop", "jti-1", T0 + 60, T0))
+    results = race(url, lambda s, i: s.use_once("dpop", "jti-1", T0 + 200 + i, T0 + 60))
+    assert results.count(True) == 1
+    winner = results.index(True)
+    assert not run(store.use_once("dpop", "jti-1", T0 + 999, T0 + 200 + winner - 0.5))
+    assert run(store.use_once("dpop", "jti-1", T0 + 999, T0 + 200 + winner))
+
+
+def test_one_store_shared_by_threads(sqlite_store: SQLiteStore) -> None:
     # one instance, one connection, many threads: the lock serialises them
+    store = sqlite_store
     barrier = threading.Barrier(N_THREADS)
     results: list[tuple[bool, bool]] = []
     lock = threading.Lock()
@@ -187,6 +229,7 @@ def test_one_store_shared_by_threads(store: SQLiteStore) -> None:
         barrier.wait(timeout=60)
         won = run(store.use_once("dpop", "shared", T0 + 60, T0))
         mine = run(store.use_once("dpop", f"own-{i}", T0 + 60, T0))
+        close_loop()
         with lock:
             results.append((won, mine))
 
@@ -205,7 +248,7 @@ def test_one_store_shared_by_threads(store: SQLiteStore) -> None:
 
 def _transition_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
     try:
-        s = run(SQLiteStore.open(url))
+        s = run(open_store(url))
         barrier.wait(timeout=120)
         ok = run(
             s.transition_agent(
@@ -220,7 +263,7 @@ def _transition_in_process(url: str, barrier: Any, results: Any, i: int) -> None
 
 def _decide_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
     try:
-        s = run(SQLiteStore.open(url))
+        s = run(open_store(url))
         barrier.wait(timeout=120)
         ok = run(decide_as(s, i))
         run(s.close())
@@ -232,7 +275,7 @@ def _decide_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
 def _first_open_in_process(url: str, barrier: Any, results: Any, i: int) -> None:
     try:
         barrier.wait(timeout=120)
-        s = run(SQLiteStore.open(url))  # a brand-new file: migrations race too
+        s = run(open_store(url))  # a brand-new database: migrations race too
         ok = run(s.use_once("dpop", "jti", T0 + 60, T0))
         run(s.close())
         results.put((i, ok))
@@ -265,7 +308,7 @@ def in_processes(target: Callable[..., None], url: str) -> dict[int, Any]:
     return out
 
 
-def test_transition_agent_race_across_processes(store: SQLiteStore, url: str) -> None:
+def test_transition_agent_race_across_processes(store: AnyStore, url: str) -> None:
     setup(store)
     run(store.create_agent(agent()))
     out = in_processes(_transition_in_process, url)
@@ -276,7 +319,7 @@ def test_transition_agent_race_across_processes(store: SQLiteStore, url: str) ->
     assert rec is not None and rec.state == "running" and rec.running_at == T0 + winner
 
 
-def test_decide_approval_race_across_processes(store: SQLiteStore, url: str) -> None:
+def test_decide_approval_race_across_processes(store: AnyStore, url: str) -> None:
     run(store.create_verification(awaiting()))
     out = in_processes(_decide_in_process, url)
     assert sorted(out) == list(range(N_PROCESSES))
@@ -284,11 +327,11 @@ def test_decide_approval_race_across_processes(store: SQLiteStore, url: str) -> 
     check_decision(store, next(i for i, ok in out.items() if ok is True))
 
 
-def test_first_open_race_across_processes(url: str) -> None:
-    out = in_processes(_first_open_in_process, url)
+def test_first_open_race_across_processes(fresh_url: str) -> None:
+    out = in_processes(_first_open_in_process, fresh_url)
     assert sorted(map(repr, out.values())) == sorted(["True"] + ["False"] * (N_PROCESSES - 1))
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(fresh_url))
     try:
-        assert run(s.schema_version()) == len(load_migrations())
+        assert run(s.schema_revision()) == HEAD
     finally:
         run(s.close())

@@ -1,18 +1,22 @@
-"""What the schema can hold: no column for a token or a secret in clear."""
+"""What the schema can hold, on both backends: exactly the reviewed columns, no column for
+a token or a secret in clear, CHECKs that refuse what the records never hold, the
+indexes the queries need."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from zkattest.store import SQLiteStore, StoreError
-from zkattest.store.sqlite import _V_COLUMNS, _to_row
+from zkattest.store._common import V_COLUMNS, encode_row
 
-from .conftest import run, verification
+if TYPE_CHECKING:
+    from zkattest.store.postgres import PostgresStore
+
+from .conftest import AnyStore, execute, fetch, put, run, verification
 
 # Every column, reviewed.  A new column must be added here deliberately.
 EXPECTED = {
@@ -29,7 +33,9 @@ EXPECTED = {
         "retired_at", "failed_reason", "attestation_jti",
     },
     "one_use": {"namespace", "key", "created_at", "expires_at"},
-    "schema_version": {"version", "name", "applied_at"},
+    "audit_events": {"chain_id", "seq", "ts", "kind", "hash", "event"},
+    "audit_checkpoints": {"chain_id", "seq", "ts", "head", "jws"},
+    "zkattest_alembic_version": {"version_num"},
 }  # fmt: skip
 
 # Words naming something that must never be stored in clear.
@@ -38,79 +44,134 @@ SENSITIVE = re.compile(
 )
 
 
-@pytest.fixture
-def conn(url: str, db_path: Path) -> Iterator[sqlite3.Connection]:
-    run(run(SQLiteStore.open(url)).close())
-    c = sqlite3.connect(db_path)
-    yield c
-    c.close()
+def tables(store: AnyStore) -> dict[str, set[str]]:
+    if isinstance(store, SQLiteStore):
+        names = [
+            r[0]
+            for r in fetch(
+                store,
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+            )
+        ]
+        return {t: {r[1] for r in fetch(store, f"PRAGMA table_info({t})")} for t in names}
+    out: dict[str, set[str]] = {}
+    for table, column in fetch(
+        store,
+        "SELECT table_name, column_name FROM information_schema.columns"
+        " WHERE table_schema = current_schema()",
+    ):
+        out.setdefault(table, set()).add(column)
+    return out
 
 
-def tables(conn: sqlite3.Connection) -> dict[str, set[str]]:
-    names = [
-        r[0]
-        for r in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
-        )
-    ]
-    return {t: {r[1] for r in conn.execute(f"PRAGMA table_info({t})")} for t in names}
+def indexes(store: AnyStore, table: str) -> dict[tuple[str, ...], bool]:
+    """The indexed column lists of a table -> unique."""
+    out: dict[tuple[str, ...], bool] = {}
+    if isinstance(store, SQLiteStore):
+        for _, name, unique, *_ in fetch(store, f"PRAGMA index_list({table})"):
+            cols = tuple(r[2] for r in fetch(store, f"PRAGMA index_info({name})"))
+            out[cols] = bool(unique)
+        return out
+    for cols, unique in fetch(
+        store,
+        "SELECT array_agg(a.attname ORDER BY k.n), i.indisunique"
+        " FROM pg_index i"
+        " JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, n) ON true"
+        " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+        " WHERE i.indrelid = to_regclass($1) GROUP BY i.indexrelid, i.indisunique",
+        table,
+    ):
+        out[tuple(cols)] = bool(unique)
+    return out
 
 
-def test_schema_is_exactly_the_reviewed_columns(conn: sqlite3.Connection) -> None:
-    assert tables(conn) == EXPECTED
+def test_schema_is_exactly_the_reviewed_columns(store: AnyStore) -> None:
+    assert tables(store) == EXPECTED
 
 
-def test_no_column_can_hold_a_token_or_secret_in_clear(conn: sqlite3.Connection) -> None:
-    for table, columns in tables(conn).items():
+def test_no_column_can_hold_a_token_or_secret_in_clear(store: AnyStore) -> None:
+    for table, columns in tables(store).items():
         for column in columns:
             if SENSITIVE.search(column):
                 assert column.endswith("_hash"), f"{table}.{column} could hold a secret"
 
 
-def insert(conn: sqlite3.Connection, **overrides: object) -> None:
-    row = dict(zip(_V_COLUMNS, _to_row(verification()), strict=True), **overrides)
-    cols = ", ".join(row)
-    marks = ", ".join("?" * len(row))
-    conn.execute(f"INSERT INTO verifications ({cols}) VALUES ({marks})", list(row.values()))
+def _refused(store: AnyStore) -> type[Exception]:
+    if isinstance(store, SQLiteStore):
+        return sqlite3.IntegrityError
+    import asyncpg
+
+    return asyncpg.CheckViolationError
 
 
-def test_valid_row_inserts(conn: sqlite3.Connection) -> None:
-    insert(conn)  # so the refusals below are about the one column changed
+def test_valid_row_inserts(store: AnyStore) -> None:
+    put(store, verification())  # so the refusals below are about the one column changed
+    assert run(store.get_verification("v1")) == verification()
 
 
 @pytest.mark.parametrize("column", ["request_token_hash", "presentation_token_hash"])
-@pytest.mark.parametrize("bad", ["t" * 64, "A" * 64, "0" * 63, "0" * 65, "raw-bearer-token"])
-def test_hash_columns_accept_only_sha256_hex(
-    conn: sqlite3.Connection, column: str, bad: str
-) -> None:
+@pytest.mark.parametrize(
+    "bad", ["t" * 64, "A" * 64, "0" * 63, "0" * 65, "raw-bearer-token", "0" * 64 + "\n"]
+)
+def test_hash_columns_accept_only_sha256_hex(store: AnyStore, column: str, bad: str) -> None:
     # the database itself refuses a bearer token where its digest belongs
+    with pytest.raises(_refused(store), match=r"(?i)check"):
+        put(store, verification(**{column: bad}))
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"),
+    [
+        ("status", "bogus"),
+        ("mode", "magic"),
+        ("approved_by", "bob"),  # without approved_at
+        ("approved_at", 1.0),  # without approved_by
+    ],
+)
+def test_check_constraints_guard_values(store: AnyStore, column: str, bad: object) -> None:
+    with pytest.raises(_refused(store), match=r"(?i)check"):
+        put(store, verification(**{column: bad}))
+
+
+def test_sqlite_result_is_zero_or_one(sqlite_store: SQLiteStore) -> None:
     with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        insert(conn, **{column: bad})
+        put(sqlite_store, verification(result=2))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("column", "bad"), [("status", "bogus"), ("mode", "magic"), ("result", 2)])
-def test_check_constraints_guard_values(conn: sqlite3.Connection, column: str, bad: object) -> None:
-    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-        insert(conn, **{column: bad})
+def _put_raw(store: AnyStore, column: str, text: str) -> None:
+    row = list(encode_row(verification(), bool_as_int=False))
+    row[V_COLUMNS.index(column)] = text
+    marks = ", ".join(f"${i + 1}" for i in range(len(V_COLUMNS)))
+    execute(store, f"INSERT INTO verifications ({', '.join(V_COLUMNS)}) VALUES ({marks})", *row)
 
 
-def test_indexes_for_sweeps_and_lookups(conn: sqlite3.Connection) -> None:
-    def indexed(table: str) -> dict[tuple[str, ...], bool]:
-        out = {}
-        for _, name, unique, *_ in conn.execute(f"PRAGMA index_list({table})"):
-            cols = tuple(r[2] for r in conn.execute(f"PRAGMA index_info({name})"))
-            out[cols] = bool(unique)
-        return out
+@pytest.mark.parametrize(
+    ("column", "bad"), [("params", "[1]"), ("policy_ids", "{}"), ("act", '"x"')]
+)
+def test_postgres_json_columns_hold_their_shapes(
+    pg_store: PostgresStore, column: str, bad: str
+) -> None:
+    import asyncpg
 
-    v = indexed("verifications")
+    with pytest.raises(asyncpg.CheckViolationError):
+        _put_raw(pg_store, column, bad)
+
+
+def test_indexes_for_sweeps_and_lookups(store: AnyStore) -> None:
+    v = indexes(store, "verifications")
+    assert v[("id",)] is True
     assert v[("request_token_hash",)] is True
     assert v[("status", "expires_at")] is False
     assert v[("client_id", "created_at")] is False  # recent_count
-    a = indexed("agents")
+    a = indexes(store, "agents")
     assert a[("state", "expires_at")] is False
     for unique in ("spiffe_id", "verification_id", "svid_jti", "attestation_jti"):
         assert a[(unique,)] is True
-    assert indexed("one_use")[("expires_at",)] is False
+    u = indexes(store, "one_use")
+    assert u[("expires_at",)] is False
+    assert u[("namespace", "key")] is True
+    assert indexes(store, "audit_events")[("chain_id", "seq")] is True
+    assert indexes(store, "audit_checkpoints")[("chain_id", "seq")] is True
 
 
 def test_store_error_hierarchy() -> None:

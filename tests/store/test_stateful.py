@@ -1,7 +1,8 @@
 """The store against a plain model of the lifecycle: random sequences of create (pending
 or awaiting approval), approval decisions, claim, begin, finish, agent transitions,
 one-use keys, sweeps, restarts and clock ticks; after every step the store and the model
-agree, including the approval queue and the per-client request count."""
+agree, including the approval queue and the per-client request count.  On both backends:
+SQLite gets a new file per run, PostgreSQL one schema emptied between runs."""
 
 from __future__ import annotations
 
@@ -18,9 +19,20 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from zkattest.errors import InvalidParameter
-from zkattest.store import AgentRecord, Conflict, SQLiteStore, VerificationRecord
+from zkattest.store import AgentRecord, Conflict, VerificationRecord, open_store
 
-from .conftest import T0, agent, h, request_token, verification
+from .conftest import (
+    PG_URL,
+    T0,
+    AnyStore,
+    _emptied,
+    agent,
+    h,
+    new_schema,
+    request_token,
+    verification,
+    with_params,
+)
 
 T = TypeVar("T")
 
@@ -45,13 +57,26 @@ ENTRY_STAMP = {"running": "running_at", "attested": "attested_at", "retired": "r
 replace = msgspec.structs.replace
 
 
+_PG_SCHEMA: list[str] = []  # the PostgreSQL runs' schema, made by the first run
+
+
 class StoreMachine(RuleBasedStateMachine):
+    backend = "sqlite"
+
     def __init__(self) -> None:
         super().__init__()
-        self.dir = tempfile.mkdtemp(prefix="zkattest-store-sm-")
-        self.url = f"sqlite://{self.dir}/zkattest.db"
+        self.dir = ""
+        if self.backend == "sqlite":
+            self.dir = tempfile.mkdtemp(prefix="zkattest-store-sm-")
+            self.url = f"sqlite://{self.dir}/zkattest.db"
+        else:
+            if not _PG_SCHEMA:
+                _PG_SCHEMA.append(new_schema())
+            elif not asyncio.run(_emptied(_PG_SCHEMA[0])):
+                raise AssertionError("could not empty the state machine's schema")
+            self.url = with_params(PG_URL, schema=_PG_SCHEMA[0])
         self.loop = asyncio.new_event_loop()
-        self.store = self.call(SQLiteStore.open(self.url))
+        self.store: AnyStore = self.call(open_store(self.url))
         self.now = T0
         self.verifications: dict[str, VerificationRecord] = {}
         self.agents: dict[str, AgentRecord] = {}
@@ -65,7 +90,8 @@ class StoreMachine(RuleBasedStateMachine):
             self.call(self.store.close())
         finally:
             self.loop.close()
-            shutil.rmtree(self.dir, ignore_errors=True)
+            if self.dir:
+                shutil.rmtree(self.dir, ignore_errors=True)
 
     @initialize()
     def start(self) -> None:
@@ -84,7 +110,7 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def restart(self) -> None:
         self.call(self.store.close())
-        self.store = self.call(SQLiteStore.open(self.url))
+        self.store = self.call(open_store(self.url))
 
     # -- verifications -------------------------------------------------------------------
 

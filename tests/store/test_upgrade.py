@@ -1,13 +1,14 @@
-"""Upgrading a version-1 database (built from the shipped 0001 file alone, with rows in
-every table) to the current schema: data intact, the new statuses and columns usable,
-foreign keys still enforced; migrations that run with foreign keys off roll back whole."""
+"""SQLite databases made by the numbered-SQL runner Alembic replaced: built here from its
+own files (``legacy/0001_initial.sql``, ``legacy/0002_delegation_approval.sql``, frozen
+copies) and its ``schema_version`` table, with rows in every table.  Opening one adopts
+it: stamped at its version, the old table dropped, no row touched, then upgraded to
+HEAD; the result has exactly the schema of a fresh database."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 
 import msgspec
@@ -21,10 +22,24 @@ from zkattest.store import (
     StoreError,
     VerificationRecord,
 )
-from zkattest.store import sqlite as sqlite_mod
-from zkattest.store.sqlite import _V_COLUMNS, Migration, _to_row, load_migrations
+from zkattest.store import migrations as migrations_mod
+from zkattest.store._common import V_COLUMNS
+from zkattest.store.migrations import HEAD, VERSION_TABLE
 
-from .conftest import T0, agent, awaiting, h, presentation_token, request_token, run, verification
+from .conftest import (
+    T0,
+    agent,
+    awaiting,
+    close_loop,
+    h,
+    presentation_token,
+    put,
+    request_token,
+    run,
+    verification,
+)
+
+LEGACY = Path(__file__).parent / "legacy"
 
 # The verifications columns of schema version 1, frozen here on purpose.
 V1_COLUMNS = (
@@ -79,37 +94,52 @@ V1_AGENTS = [
     agent("a-expired", "v-expired", state="expired"),
     agent("a-failed", "v-failed", state="failed", failed_reason="boom"),
 ]
+# Rows only version 2 can hold.
+V2_VERIFICATIONS = [
+    awaiting("v2-awaiting", ttl=1000),
+    awaiting("v2-approved", status="pending", approved_by="carol", approved_at=T0 + 1, ttl=1000),
+    verification("v2-delegated", client_id="rp-1", subject="bob", act={"sub": "rp-1"}),
+]
 
 
 def v1_row(rec: VerificationRecord) -> list[object]:
-    row = dict(zip(_V_COLUMNS, _to_row(rec), strict=True))
+    row = dict(zip(V_COLUMNS, _legacy_row(rec), strict=True))
     return [row[c] for c in V1_COLUMNS]
+
+
+def _legacy_row(rec: VerificationRecord) -> list[object]:
+    out: list[object] = []
+    for name in V_COLUMNS:
+        value = getattr(rec, name)
+        if name in ("params", "act", "policy_ids") and value is not None:
+            value = msgspec.json.encode(value, order="sorted").decode()
+        elif name == "result" and value is not None:
+            value = int(value)
+        out.append(value)
+    return out
 
 
 def a_row(rec: AgentRecord) -> list[object]:
     return [getattr(rec, f.name) for f in msgspec.structs.fields(AgentRecord)]
 
 
-def build_v1(db_path: Path, *, orphan: bool = False) -> None:
-    """A database as zkattest with only migration 0001 left it, with rows in every table."""
+def build_legacy(db_path: Path, version: int = 1, *, orphan: bool = False) -> None:
+    """A database as the old runner left it at ``version`` (1 or 2), with rows in every
+    table, made the way that runner did: each migration one transaction with its
+    ``schema_version`` row; 0002 with foreign keys off."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    sql = (
-        resources.files("zkattest.store")
-        .joinpath("migrations", "sqlite", "0001_initial.sql")
-        .read_text("utf-8")
-    )
     conn = sqlite3.connect(db_path, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("BEGIN")
-        conn.execute(
-            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " applied_at DOUBLE PRECISION NOT NULL)"
+        conn.executescript(
+            "BEGIN;"
+            " CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at DOUBLE PRECISION NOT NULL);"
+            + (LEGACY / "0001_initial.sql").read_text()
+            + f"\nINSERT INTO schema_version VALUES (1, 'initial', {T0}); COMMIT;"
         )
-        for stmt in sqlite_mod._split_statements(sql):
-            conn.execute(stmt)
-        conn.execute("INSERT INTO schema_version VALUES (1, 'initial', ?)", (T0,))
+        conn.execute("BEGIN")
         marks = ", ".join("?" * len(V1_COLUMNS))
         for rec in V1_VERIFICATIONS:
             conn.execute(
@@ -122,6 +152,21 @@ def build_v1(db_path: Path, *, orphan: bool = False) -> None:
         conn.execute("INSERT INTO one_use VALUES ('dpop', 'live', ?, ?)", (T0, T0 + 1000))
         conn.execute("INSERT INTO one_use VALUES ('dpop', 'old', ?, ?)", (T0, T0 + 1))
         conn.execute("COMMIT")
+        if version >= 2:
+            conn.execute("PRAGMA foreign_keys = OFF")
+            conn.executescript(
+                "BEGIN IMMEDIATE;"
+                + (LEGACY / "0002_delegation_approval.sql").read_text()
+                + f"\nINSERT INTO schema_version VALUES (2, 'delegation_approval', {T0});"
+                " COMMIT;"
+            )
+            conn.execute("PRAGMA foreign_keys = ON")
+            marks = ", ".join("?" * len(V_COLUMNS))
+            for rec in V2_VERIFICATIONS:
+                conn.execute(
+                    f"INSERT INTO verifications ({', '.join(V_COLUMNS)}) VALUES ({marks})",
+                    _legacy_row(rec),
+                )
         if orphan:  # only possible with foreign keys off
             conn.execute("PRAGMA foreign_keys = OFF")
             conn.execute(
@@ -132,39 +177,100 @@ def build_v1(db_path: Path, *, orphan: bool = False) -> None:
         conn.close()
 
 
-def versions(db_path: Path) -> list[int]:
+def legacy_versions(db_path: Path) -> list[int] | None:
     conn = sqlite3.connect(db_path)
     try:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if "schema_version" not in names:
+            return None
         return [r[0] for r in conn.execute("SELECT version FROM schema_version ORDER BY 1")]
     finally:
         conn.close()
 
 
+def dump(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every zkattest table, in a stable order."""
+    out = {}
+    for table in ("verifications", "agents", "one_use"):
+        out[table] = sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+    return out
+
+
+def schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str]]:
+    """sqlite_master as SQLite keeps it (the text of every CREATE), version tables aside."""
+    return sorted(
+        (str(t), str(n), str(tbl), str(sql))
+        for t, n, tbl, sql in conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master")
+        if tbl not in (VERSION_TABLE, "schema_version")
+    )
+
+
+@pytest.fixture(params=[1, 2])
+def legacy(request: pytest.FixtureRequest, db_path: Path) -> int:
+    """A database of the old runner at version 1 or 2 (with its rows)."""
+    version: int = request.param
+    build_legacy(db_path, version)
+    assert legacy_versions(db_path) == list(range(1, version + 1))
+    return version
+
+
 @pytest.fixture
-def upgraded(db_path: Path, url: str) -> Iterator[SQLiteStore]:
-    build_v1(db_path)
-    assert versions(db_path) == [1]
-    s = run(SQLiteStore.open(url))
+def upgraded(legacy: int, sqlite_url: str) -> Iterator[SQLiteStore]:
+    s = run(SQLiteStore.open(sqlite_url))
     yield s
     run(s.close())
 
 
-def test_upgrade_keeps_every_row(upgraded: SQLiteStore, db_path: Path) -> None:
-    assert versions(db_path) == [m.version for m in load_migrations()]
-    assert run(upgraded.schema_version()) == len(load_migrations()) >= 2
+def test_adoption_stamps_and_drops_the_old_bookkeeping(
+    upgraded: SQLiteStore, db_path: Path
+) -> None:
+    assert legacy_versions(db_path) is None  # schema_version is gone
+    assert run(upgraded.schema_revision()) == HEAD
+    assert upgraded._conn is not None
+    rows = upgraded._conn.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchall()
+    assert rows == [(HEAD,)]
+
+
+def test_adoption_touches_no_row(legacy: int, db_path: Path, sqlite_url: str) -> None:
+    conn = sqlite3.connect(db_path)
+    try:
+        before = dump(conn)
+    finally:
+        conn.close()
+    run(run(SQLiteStore.open(sqlite_url)).close())
+    conn = sqlite3.connect(db_path)
+    try:
+        after = dump(conn)
+    finally:
+        conn.close()
+    if legacy == 2:
+        assert after == before  # stamped at 0002: nothing rebuilt, nothing rewritten
+    else:
+        # 0002 rebuilt verifications: the same rows, with the new columns' defaults
+        assert after["agents"] == before["agents"]
+        assert after["one_use"] == before["one_use"]
+        assert [r[: len(V1_COLUMNS)] for r in after["verifications"]] == (before["verifications"])
+        assert {r[len(V1_COLUMNS) :] for r in after["verifications"]} == {
+            (None, None, "[]", None, None)
+        }
+
+
+def test_upgrade_keeps_every_record(upgraded: SQLiteStore, legacy: int) -> None:
     for rec in V1_VERIFICATIONS:
         got = run(upgraded.get_verification(rec.id))
         assert got == rec  # and so the new fields are None / ()
         assert got is not None and got.policy_ids == () and got.subject is None
         assert run(upgraded.find_by_request_token(rec.request_token_hash)) == rec
+    for rec in V2_VERIFICATIONS:
+        assert run(upgraded.get_verification(rec.id)) == (rec if legacy == 2 else None)
     for a in V1_AGENTS:
         assert run(upgraded.get_agent(a.id)) == a
     assert not run(upgraded.use_once("dpop", "live", T0 + 2000, T0 + 5))  # still consumed
     assert run(upgraded.use_once("dpop", "old", T0 + 2000, T0 + 5))  # expired: as absent
     counts = run(upgraded.counts())
     assert counts["verifications"] == {
-        "awaiting_approval": 0,
-        "pending": 2,
+        "awaiting_approval": 1 if legacy == 2 else 0,
+        "pending": 4 if legacy == 2 else 2,
         "presented": 1,
         "completed": 2,
         "failed": 1,
@@ -173,37 +279,36 @@ def test_upgrade_keeps_every_row(upgraded: SQLiteStore, db_path: Path) -> None:
     assert set(counts["agents"].values()) == {1}
 
 
-def test_upgraded_schema_is_the_fresh_schema(upgraded: SQLiteStore, tmp_path: Path) -> None:
+def test_adopted_schema_is_the_fresh_schema(upgraded: SQLiteStore, tmp_path: Path) -> None:
     fresh = run(SQLiteStore.open(f"sqlite://{tmp_path}/fresh/zkattest.db"))
     try:
-
-        def schema(s: SQLiteStore) -> dict[str, object]:
-            assert s._conn is not None
-            c = s._conn
-            out: dict[str, object] = {}
-            for (name,) in c.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'"
-            ):
-                out[name] = (
-                    c.execute(f"PRAGMA table_info({name})").fetchall(),
-                    c.execute(f"PRAGMA foreign_key_list({name})").fetchall(),
-                    sorted(
-                        (r[1], r[2], tuple(x[2] for x in c.execute(f"PRAGMA index_info({r[1]})")))
-                        for r in c.execute(f"PRAGMA index_list({name})")
-                    ),
-                )
-            return out
-
-        assert schema(upgraded) == schema(fresh)
-        assert "verifications_v2" not in schema(upgraded)
+        assert upgraded._conn is not None and fresh._conn is not None
+        assert schema(upgraded._conn) == schema(fresh._conn)
+        names = {n for _, n, _, _ in schema(fresh._conn)}
+        assert "verifications_v2" not in names and "audit_events" in names
     finally:
+        run(fresh.close())
+
+
+def test_shipped_revisions_build_the_old_runners_schema(db_path: Path, tmp_path: Path) -> None:
+    """Revisions 0001 + 0002 make, text for text, what the old files made."""
+    build_legacy(db_path, 2)
+    legacy_conn = sqlite3.connect(db_path)
+    fresh = run(SQLiteStore.open(f"sqlite://{tmp_path}/fresh/zkattest.db"))
+    try:
+        assert fresh._conn is not None
+        old = schema(legacy_conn)
+        new = [row for row in schema(fresh._conn) if not row[2].startswith("audit_")]
+        assert new == old
+    finally:
+        legacy_conn.close()
         run(fresh.close())
 
 
 def test_foreign_keys_still_enforced_after_upgrade(upgraded: SQLiteStore) -> None:
     c = upgraded._conn
     assert c is not None
-    assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # back on after 0002
+    assert c.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # back on after migrating
     assert c.execute("PRAGMA foreign_key_check").fetchall() == []
     assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     fks = c.execute("PRAGMA foreign_key_list(agents)").fetchall()
@@ -216,8 +321,8 @@ def test_foreign_keys_still_enforced_after_upgrade(upgraded: SQLiteStore) -> Non
 
 
 def test_upgraded_database_takes_the_new_statuses(upgraded: SQLiteStore) -> None:
-    run(upgraded.create_verification(awaiting("v-new", ttl=100)))
-    assert [r.id for r in run(upgraded.awaiting_approval(T0, subjects=["alice"]))] == ["v-new"]
+    run(upgraded.create_verification(awaiting("v-new", ttl=100, subject="zoe")))
+    assert [r.id for r in run(upgraded.awaiting_approval(T0, subjects=["zoe"]))] == ["v-new"]
     assert run(
         upgraded.decide_approval(
             "v-new", approve=True, approver="bob", now=T0 + 1, expires_at=T0 + 50
@@ -226,27 +331,14 @@ def test_upgraded_database_takes_the_new_statuses(upgraded: SQLiteStore) -> None
     got = run(upgraded.get_verification("v-new"))
     assert got is not None and (got.status, got.approved_by) == ("pending", "bob")
     # the CHECK constraints of version 2
-    c = upgraded._conn
-    assert c is not None
-    row = dict(zip(_V_COLUMNS, _to_row(verification("raw")), strict=True))
-    cols = ", ".join(row)
-    marks = ", ".join("?" * len(row))
-    c.execute(
-        f"INSERT INTO verifications ({cols}) VALUES ({marks})",
-        list({**row, "status": "awaiting_approval"}.values()),
-    )
+    put(upgraded, verification("raw", status="awaiting_approval"))
     for bad in (
-        {"id": "r2", "request_token_hash": h("r2"), "status": "approved"},
-        {"id": "r3", "request_token_hash": h("r3"), "approved_by": "bob"},
-        {"id": "r4", "request_token_hash": h("r4"), "approved_at": T0},
+        {"status": "approved"},
+        {"approved_by": "bob"},
+        {"approved_at": T0},
     ):
         with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
-            c.execute(
-                f"INSERT INTO verifications ({cols}) VALUES ({marks})",
-                list({**row, **bad}.values()),
-            )
-    # old rows keep their client_id: two of rp-1's from version 1, plus v-new
-    assert run(upgraded.recent_count("rp-1", T0)) == 3
+            put(upgraded, verification("r2", request_token_hash=h("r2"), **bad))
     assert run(upgraded.recent_count("rp-2", T0)) == 1
 
 
@@ -272,30 +364,33 @@ def test_old_rows_continue_their_lifecycle(upgraded: SQLiteStore) -> None:
             "a-provisioned", "provisioned", "running", T0 + 5, require_unexpired=True
         )
     )
-    assert run(s.sweep(T0 + 2000))["verifications_expired"] == 2  # v-pending and v-fetched
+    assert run(s.sweep(T0 + 2000))["verifications_expired"] >= 2  # v-pending and v-fetched
 
 
-def test_code_that_knows_only_version_1_refuses_the_upgraded_database(
-    upgraded: SQLiteStore, url: str, monkeypatch: pytest.MonkeyPatch
+def test_code_that_knows_fewer_revisions_refuses_the_database(
+    upgraded: SQLiteStore, sqlite_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = load_migrations()
-    monkeypatch.setattr(sqlite_mod, "load_migrations", lambda: real[:1])
-    with pytest.raises(IncompatibleSchema, match=f"version {len(real)} is newer"):
-        run(SQLiteStore.open(url))
+    monkeypatch.setattr(migrations_mod, "REVISIONS", ("0001", "0002"))
+    monkeypatch.setattr(migrations_mod, "HEAD", "0002")
+    with pytest.raises(IncompatibleSchema, match=f"{HEAD!r} is newer"):
+        run(SQLiteStore.open(sqlite_url))
 
 
-def test_a_broken_foreign_key_stops_the_upgrade(db_path: Path, url: str) -> None:
-    build_v1(db_path, orphan=True)
+# -- refusals --------------------------------------------------------------------------------
+
+
+def test_a_broken_foreign_key_stops_the_upgrade(db_path: Path, sqlite_url: str) -> None:
+    build_legacy(db_path, 1, orphan=True)
     with pytest.raises(StoreError, match="rows of agents reference missing rows") as e:
-        run(SQLiteStore.open(url))
+        run(SQLiteStore.open(sqlite_url))
     assert "a-orphan" not in str(e.value)  # names tables, not values
-    assert versions(db_path) == [1]
+    assert legacy_versions(db_path) == [1]  # not even adopted: one transaction
     conn = sqlite3.connect(db_path)
     try:
         columns = {r[1] for r in conn.execute("PRAGMA table_info(verifications)")}
         assert columns == set(V1_COLUMNS)  # the rebuild was rolled back whole
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        assert "verifications_v2" not in tables
+        assert not {"verifications_v2", VERSION_TABLE, "audit_events"} & tables
         assert conn.execute("SELECT count(*) FROM verifications").fetchone()[0] == len(
             V1_VERIFICATIONS
         )
@@ -303,50 +398,60 @@ def test_a_broken_foreign_key_stops_the_upgrade(db_path: Path, url: str) -> None
         conn.commit()
     finally:
         conn.close()
-    s = run(SQLiteStore.open(url))  # repaired: the upgrade goes through
+    s = run(SQLiteStore.open(sqlite_url))  # repaired: the upgrade goes through
     try:
-        assert run(s.schema_version()) == len(load_migrations())
+        assert run(s.schema_revision()) == HEAD
     finally:
         run(s.close())
 
 
-def test_failing_foreign_keys_off_migration_rolls_back(
-    db_path: Path, url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    run(run(SQLiteStore.open(url)).close())
-    s = run(SQLiteStore.open(url))
-    run(s.create_verification(verification()))
-    run(s.create_agent(agent()))
-    run(s.close())
-    real = load_migrations()
-    broken = Migration(
-        len(real) + 1,
-        "broken_rebuild",
-        (
-            "CREATE TABLE agents_new (id TEXT PRIMARY KEY)",
-            "INSERT INTO agents_new SELECT id FROM agents",
-            "DROP TABLE agents",
-            "INSERT INTO no_such_table VALUES (1)",
-        ),
-        foreign_keys_off=True,
+@pytest.mark.parametrize("version", [3, 99])
+def test_a_newer_legacy_version_is_refused(db_path: Path, sqlite_url: str, version: int) -> None:
+    build_legacy(db_path, 2)
+    conn = sqlite3.connect(db_path)
+    conn.execute("INSERT INTO schema_version VALUES (?, 'future', 0)", (version,))
+    conn.commit()
+    conn.close()
+    with pytest.raises(IncompatibleSchema, match=f"version {version} is newer"):
+        run(SQLiteStore.open(sqlite_url))
+    assert legacy_versions(db_path) == [1, 2, version]
+
+
+def test_an_empty_legacy_bookkeeping_is_replaced(db_path: Path, sqlite_url: str) -> None:
+    # the old runner created schema_version, then failed in 0001: no tables, no version
+    db_path.parent.mkdir(parents=True)
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+        " applied_at DOUBLE PRECISION NOT NULL)"
     )
-    monkeypatch.setattr(sqlite_mod, "load_migrations", lambda: (*real, broken))
-    conn = sqlite_mod._connect(str(db_path))
+    conn.commit()
+    conn.close()
+    s = run(SQLiteStore.open(sqlite_url))
     try:
-        with pytest.raises(sqlite3.OperationalError, match="no_such_table"):
-            sqlite_mod._migrate(conn, sqlite_mod.load_migrations())
-        assert conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1  # restored
-        assert not conn.in_transaction
+        assert run(s.schema_revision()) == HEAD
+    finally:
+        run(s.close())
+    assert legacy_versions(db_path) is None
+
+
+def test_tables_without_any_version_are_left_alone(db_path: Path, sqlite_url: str) -> None:
+    build_legacy(db_path, 1)
+    conn = sqlite3.connect(db_path)
+    conn.execute("DROP TABLE schema_version")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="no schema version"):
+        run(SQLiteStore.open(sqlite_url))
+    conn = sqlite3.connect(db_path)
+    try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        assert "agents" in tables and "agents_new" not in tables
-        assert conn.execute("SELECT id FROM agents").fetchall() == [("a1",)]
+        assert VERSION_TABLE not in tables
     finally:
         conn.close()
-    assert versions(db_path) == [m.version for m in real]
 
 
-def test_concurrent_upgrade(db_path: Path, url: str) -> None:
-    build_v1(db_path)
+def test_concurrent_upgrade(legacy: int, db_path: Path, sqlite_url: str) -> None:
     n = 8
     barrier = threading.Barrier(n)
     errors: list[BaseException] = []
@@ -354,13 +459,15 @@ def test_concurrent_upgrade(db_path: Path, url: str) -> None:
     def worker() -> None:
         try:
             barrier.wait(timeout=30)
-            s = run(SQLiteStore.open(url))
+            s = run(SQLiteStore.open(sqlite_url))
             try:
                 assert run(s.get_verification("v-completed")) == V1_VERIFICATIONS[3]
             finally:
                 run(s.close())
         except BaseException as e:  # reported below
             errors.append(e)
+        finally:
+            close_loop()
 
     threads = [threading.Thread(target=worker) for _ in range(n)]
     for t in threads:
@@ -368,25 +475,9 @@ def test_concurrent_upgrade(db_path: Path, url: str) -> None:
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert versions(db_path) == [m.version for m in load_migrations()]
-
-
-# -- migration options ----------------------------------------------------------------------
-
-
-def test_shipped_rebuild_runs_with_foreign_keys_off() -> None:
-    migs = load_migrations()
-    assert not migs[0].foreign_keys_off
-    assert migs[1].name == "delegation_approval" and migs[1].foreign_keys_off
-
-
-def test_migration_options() -> None:
-    opts = sqlite_mod._migration_options
-    assert opts("CREATE TABLE t (x INTEGER);") is False
-    assert opts("-- migration: foreign_keys=off\nCREATE TABLE t (x INTEGER);") is True
-    assert opts("  --migration:  foreign_keys = off\n") is True
-    assert opts("-- a comment that mentions migration: foreign_keys=off\n") is False
-    with pytest.raises(StoreError, match="unknown migration option"):
-        opts("-- migration: foreign_keys=on\n")
-    with pytest.raises(StoreError, match="unknown migration option"):
-        opts("-- migration: foreign_keys=off, vacuum\n")
+    assert legacy_versions(db_path) is None
+    s = run(SQLiteStore.open(sqlite_url))
+    try:
+        assert run(s.schema_revision()) == HEAD
+    finally:
+        run(s.close())

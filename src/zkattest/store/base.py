@@ -8,7 +8,12 @@ or an ``INSERT`` against a primary key), never from a lock in the process.
 
 A record "expired" means ``expires_at <= now``; ``now`` is always passed in by the caller.
 Arguments of the wrong type (an id that is not a string, a time that is not a finite
-number, ...) raise :class:`~zkattest.errors.InvalidParameter`.
+number, ...) and values a database cannot store as given (text with a NUL character or
+a lone surrogate, a non-finite number in a record) raise
+:class:`~zkattest.errors.InvalidParameter`, before any SQL runs and the same on every
+backend.  A database that cannot be reached or used (locked, connection lost, timed
+out, store closed) raises :class:`~zkattest.store.StoreUnavailable`; a call that raised
+it changed nothing.
 """
 
 from __future__ import annotations

@@ -16,7 +16,9 @@ class StoreError(ZkAttestError):
 
 
 class StoreUnavailable(StoreError):
-    """The database cannot be reached or used right now (locked, I/O error, closed)."""
+    """The database cannot be reached or used right now (locked, I/O error, connection
+    refused or lost, statement timed out, store closed).  Transient: the same call may
+    succeed later (a PostgreSQL store's pool reconnects by itself)."""
 
 
 class Conflict(StoreError):
@@ -25,4 +27,4 @@ class Conflict(StoreError):
 
 
 class IncompatibleSchema(StoreError):
-    """The database was written by a newer zkattest (its schema version is unknown here)."""
+    """The database was written by a newer zkattest (its schema revision is unknown here)."""

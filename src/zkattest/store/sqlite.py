@@ -9,49 +9,31 @@ snapshot).  The connection runs in autocommit mode (``isolation_level=None``) wi
 
 Methods are ``async`` for the :class:`~zkattest.store.base.Store` contract; they run
 their statements directly (microseconds) under a lock, so one instance may also be used
-from several threads.  The schema comes from the numbered SQL files in
-``migrations/sqlite/`` applied at open, one transaction each (the version row is written
-in the same transaction).  A file with the comment line ``-- migration:
-foreign_keys=off`` runs with foreign keys off (SQLite ignores that pragma inside a
-transaction, and rebuilding a referenced table needs it, see 0002) and is checked with
-``PRAGMA foreign_key_check`` before its transaction commits.
-
-The queries are plain SQL that PostgreSQL runs too, except ``BEGIN IMMEDIATE`` and the
-pragmas; the schema files are SQLite's own (``GLOB`` checks, the table rebuild).
+from several threads.  The schema is managed by Alembic (:mod:`.migrate`); a database
+already at the newest revision opens without importing it.
 """
 
 from __future__ import annotations
 
-import functools
-import math
 import os
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib import resources
 from types import TracebackType
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, Self
 
-import msgspec
-
+from ..audit import AuditEvent, ChainHead, Checkpoint
 from ..errors import InvalidParameter
+from . import _common as c
+from . import audit as au
 from .base import AgentField
-from .errors import Conflict, IncompatibleSchema, StoreError, StoreUnavailable
-from .records import (
-    AGENT_STATES,
-    AGENT_TRANSITIONS,
-    INITIAL_STATUSES,
-    MODES,
-    VERIFICATION_STATUSES,
-    AgentRecord,
-    VerificationRecord,
-)
+from .errors import Conflict, StoreError, StoreUnavailable
+from .migrations import VERSION_TABLE, SchemaState
+from .records import AGENT_STATES, MODES, VERIFICATION_STATUSES, AgentRecord, VerificationRecord
 
-__all__ = ["BUSY_TIMEOUT_MS", "Migration", "SQLiteStore", "load_migrations"]
+__all__ = ["BUSY_TIMEOUT_MS", "SQLiteStore", "schema_state", "translate_sqlite_error"]
 
 BUSY_TIMEOUT_MS: Final = 5000
 MEMORY: Final = ":memory:"
@@ -73,230 +55,54 @@ _UNAVAILABLE_CODES: Final = frozenset(
     }
 )
 
-#: Columns ``transition_agent`` may set besides ``state``.
-AGENT_UPDATABLE: Final = frozenset(
-    {"running_at", "attested_at", "retired_at", "failed_reason", "attestation_jti"}
-)
-_AGENT_TIME_FIELDS: Final = frozenset({"running_at", "attested_at", "retired_at"})
-#: The timestamp a transition sets to ``now`` unless the caller gives it.
-_STAMP_ON_ENTRY: Final = {
-    "running": "running_at",
-    "attested": "attested_at",
-    "retired": "retired_at",
-}
-
-#: Fields a new session cannot have yet: the steps after creation set them.
-_OUTCOME_FIELDS: Final = (
-    "request_fetched_at",
-    "presentation_token_hash",
-    "presented_at",
-    "mode",
-    "agent_id",
-    "result",
-    "reason",
-    "attestation",
-    "completed_at",
-    "approved_by",
-    "approved_at",
-)
-#: ``awaiting_approval``: at most this many subjects and as many client ids per query.
-MAX_APPROVAL_KEYS: Final = 256
-MAX_APPROVAL_LIMIT: Final = 1000
-
-_MIGRATION_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
-_MIGRATION_OPTIONS = re.compile(r"^--\s*migration:(.*)$")
-_TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def _require_hash(value: str, what: str) -> None:
-    # a bearer token passed where its hash belongs must not reach the database
-    if not isinstance(value, str) or _TOKEN_HASH.fullmatch(value) is None:
-        raise InvalidParameter(f"{what} must be a SHA-256 hex digest (64 lowercase hex digits)")
-
-
-def _require_text(value: object, what: str, *, empty: bool = True) -> str:
-    if not isinstance(value, str):
-        raise InvalidParameter(f"{what} must be a string")
-    if not empty and not value:
-        raise InvalidParameter(f"{what} must not be empty")
-    return value
-
-
-def _require_time(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise InvalidParameter(f"{what} must be finite epoch seconds")
-    return float(value)
-
-
-def _text_list(values: object, what: str) -> list[str]:
-    """A sequence of strings (not a string itself), deduplicated, at most
-    ``MAX_APPROVAL_KEYS`` distinct entries."""
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence):
-        raise InvalidParameter(f"{what} must be a sequence of strings")
-    out = sorted({_require_text(v, f"each of {what}") for v in values})
-    if len(out) > MAX_APPROVAL_KEYS:
-        raise InvalidParameter(f"{what} has more than {MAX_APPROVAL_KEYS} entries")
-    return out
-
 
 # -- errors --------------------------------------------------------------------------------
 
 
+def translate_sqlite_error(e: sqlite3.Error) -> StoreError:
+    """sqlite3 errors -> store errors.  sqlite messages name constraints, never values."""
+    if isinstance(e, sqlite3.IntegrityError):
+        return Conflict(f"constraint violated: {e}")
+    code = getattr(e, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF in _UNAVAILABLE_CODES:
+        return StoreUnavailable(f"database unavailable: {e}")
+    return StoreError(f"database error: {e}")
+
+
 @contextmanager
 def _translated() -> Iterator[None]:
-    """sqlite3 errors -> store errors.  sqlite messages name constraints, never values."""
     try:
         yield
-    except sqlite3.IntegrityError as e:
-        raise Conflict(f"constraint violated: {e}") from e
     except sqlite3.Error as e:
-        code = getattr(e, "sqlite_errorcode", None)
-        if isinstance(code, int) and code & 0xFF in _UNAVAILABLE_CODES:
-            raise StoreUnavailable(f"database unavailable: {e}") from e
-        raise StoreError(f"database error: {e}") from e
+        raise translate_sqlite_error(e) from e
 
 
-# -- migrations ----------------------------------------------------------------------------
+# -- schema --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One numbered schema step: ``NNNN_name.sql`` split into statements.
-
-    ``foreign_keys_off``: run with ``PRAGMA foreign_keys = OFF`` (set before the
-    transaction) and ``PRAGMA foreign_key_check`` before commit, as SQLite's procedure for
-    rebuilding a table other tables reference requires.  A file asks for it with a
-    comment line ``-- migration: foreign_keys=off``."""
-
-    version: int
-    name: str
-    statements: tuple[str, ...]
-    foreign_keys_off: bool = False
-
-
-def _migration_options(sql: str) -> bool:
-    """The ``-- migration: ...`` comment lines of a file -> ``foreign_keys_off``."""
-    fk_off = False
-    for line in sql.splitlines():
-        m = _MIGRATION_OPTIONS.match(line.strip())
-        if m is None:
-            continue
-        for option in m.group(1).split(","):
-            if option.strip().replace(" ", "") == "foreign_keys=off":
-                fk_off = True
-            else:
-                raise StoreError(f"unknown migration option {option.strip()!r}")
-    return fk_off
-
-
-def _split_statements(sql: str) -> tuple[str, ...]:
-    statements: list[str] = []
-    buf = ""
-    for line in sql.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            stmt = buf.strip()
-            buf = ""
-            # a statement made only of comments has nothing to run
-            if any(ln.strip() and not ln.strip().startswith("--") for ln in stmt.splitlines()):
-                statements.append(stmt)
-    if buf.strip() and any(
-        ln.strip() and not ln.strip().startswith("--") for ln in buf.splitlines()
-    ):
-        raise StoreError("migration ends with an incomplete SQL statement")
-    return tuple(statements)
-
-
-@functools.cache
-def load_migrations() -> tuple[Migration, ...]:
-    """The SQLite migrations shipped in the package, in order (versions 1, 2, ... N)."""
-    folder = resources.files(__package__).joinpath("migrations").joinpath("sqlite")
-    found: list[Migration] = []
-    entries = list(folder.iterdir()) if folder.is_dir() else []
-    for entry in entries:
-        if not entry.name.endswith(".sql"):
-            continue
-        m = _MIGRATION_NAME.match(entry.name)
-        if m is None:
-            raise StoreError(f"badly named migration file {entry.name!r}")
-        text = entry.read_text("utf-8")
-        found.append(
-            Migration(
-                int(m.group(1)), m.group(2), _split_statements(text), _migration_options(text)
-            )
+def schema_state(conn: sqlite3.Connection) -> SchemaState:
+    """The revision bookkeeping of the database (Alembic's table, the old runner's)."""
+    names = {str(r[0]) for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    revisions: tuple[str, ...] | None = None
+    if VERSION_TABLE in names:
+        revisions = tuple(
+            str(r[0]) for r in conn.execute(f"SELECT version_num FROM {VERSION_TABLE}")
         )
-    if not found:
-        raise StoreError(
-            "no schema migrations in the package: migrations/sqlite/*.sql is missing"
-            " from this install"
-        )
-    found.sort(key=lambda mig: mig.version)
-    if [mig.version for mig in found] != list(range(1, len(found) + 1)):
-        raise StoreError("migrations must be numbered 0001, 0002, ... without gaps")
-    return tuple(found)
+    legacy: int | None = None
+    if "schema_version" in names:
+        row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+        legacy = 0 if row is None or row[0] is None else int(row[0])
+    return SchemaState(revisions=revisions, legacy=legacy, has_tables="verifications" in names)
 
 
-def _current_version(conn: sqlite3.Connection) -> int:
-    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
-    return 0 if row is None or row[0] is None else int(row[0])
+def _migrate(conn: sqlite3.Connection) -> None:
+    state = schema_state(conn)
+    if state.at_head:
+        return
+    state.check()  # an unknown revision is refused before Alembic is even imported
+    from .migrate import migrate_sqlite
 
-
-def _migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> None:
-    latest = migrations[-1].version if migrations else 0
-
-    def check(current: int) -> None:
-        if current > latest:
-            raise IncompatibleSchema(
-                f"database schema version {current} is newer than this zkattest "
-                f"supports ({latest}); upgrade zkattest"
-            )
-
-    with _transaction(conn):
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_version ("
-            " version INTEGER PRIMARY KEY,"
-            " name TEXT NOT NULL,"
-            " applied_at DOUBLE PRECISION NOT NULL)"
-        )
-        check(_current_version(conn))
-    for mig in migrations:
-        if _current_version(conn) >= mig.version:
-            continue  # applied (versions only grow): no write lock needed to know it
-        if not mig.foreign_keys_off:
-            _apply(conn, mig, check)
-            continue
-        # SQLite ignores this pragma inside a transaction: it is set around it
-        conn.execute("PRAGMA foreign_keys = OFF")
-        try:
-            if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 0:
-                raise StoreError("cannot turn foreign keys off for a migration")
-            _apply(conn, mig, check)
-        finally:
-            conn.execute("PRAGMA foreign_keys = ON")
-
-
-def _apply(conn: sqlite3.Connection, mig: Migration, check: Callable[[int], None]) -> None:
-    """One migration and its version row, in one write transaction."""
-    with _transaction(conn):
-        # re-read under the write lock: another process may have just applied it
-        current = _current_version(conn)
-        check(current)
-        if current >= mig.version:
-            return
-        for stmt in mig.statements:
-            conn.execute(stmt)
-        if mig.foreign_keys_off:
-            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                tables = ", ".join(sorted({str(row[0]) for row in broken}))
-                raise StoreError(
-                    f"migration {mig.version:04d}_{mig.name} not applied: rows of {tables}"
-                    f" reference missing rows ({len(broken)}); repair them and reopen"
-                )
-        conn.execute(
-            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
-            (mig.version, mig.name, time.time()),
-        )
+    migrate_sqlite(conn, schema_state, busy_timeout_ms=BUSY_TIMEOUT_MS)
 
 
 # -- connection ----------------------------------------------------------------------------
@@ -333,6 +139,8 @@ def _database_path(url: str) -> str:
         return MEMORY
     if path.endswith("/"):
         raise StoreError("sqlite URL must name a file: sqlite:///absolute/path.db")
+    if "\x00" in path:
+        raise StoreError("sqlite URL must not contain NUL")
     return path
 
 
@@ -386,60 +194,13 @@ def _connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-# -- records <-> rows (the one place) -----------------------------------------------------
-
-_R = TypeVar("_R", VerificationRecord, AgentRecord)
-
-_V_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(VerificationRecord))
-_A_COLUMNS: Final = tuple(f.name for f in msgspec.structs.fields(AgentRecord))
-_JSON_COLUMNS: Final = frozenset({"params", "act", "policy_ids"})
-_BOOL_COLUMNS: Final = frozenset({"result"})
-
-
-def _columns(cls: type[VerificationRecord | AgentRecord]) -> tuple[str, ...]:
-    return _V_COLUMNS if cls is VerificationRecord else _A_COLUMNS
-
-
 def _select(cls: type[VerificationRecord | AgentRecord]) -> str:
     table = "verifications" if cls is VerificationRecord else "agents"
-    return f"SELECT {', '.join(_columns(cls))} FROM {table}"
+    return f"SELECT {', '.join(c.columns(cls))} FROM {table}"
 
 
 def _to_row(rec: VerificationRecord | AgentRecord) -> tuple[Any, ...]:
-    row: list[Any] = []
-    for name in _columns(type(rec)):
-        value = getattr(rec, name)
-        if name in _JSON_COLUMNS and value is not None:
-            value = msgspec.json.encode(value, order="sorted").decode()
-        elif name in _BOOL_COLUMNS and value is not None:
-            value = int(value)
-        row.append(value)
-    return tuple(row)
-
-
-def _from_row(cls: type[_R], row: tuple[Any, ...]) -> _R:
-    data: dict[str, Any] = {}
-    try:
-        for name, value in zip(_columns(cls), row, strict=True):
-            if name in _JSON_COLUMNS and value is not None:
-                value = msgspec.json.decode(value)
-            elif name in _BOOL_COLUMNS and value is not None:
-                value = bool(value)
-            data[name] = value
-        return msgspec.convert(data, type=cls)
-    except (msgspec.MsgspecError, TypeError) as e:
-        raise StoreError(f"stored {cls.__name__} is malformed: {e}") from None
-
-
-def _checked(rec: object, cls: type[_R]) -> _R:
-    """Type-check a record built by a caller (Struct construction does not validate)."""
-    if type(rec) is not cls:
-        raise InvalidParameter(f"expected a {cls.__name__}")
-    try:
-        # asdict, not to_builtins: that would quietly turn bytes into base64 text
-        return msgspec.convert(msgspec.structs.asdict(rec), type=cls)
-    except msgspec.ValidationError as e:
-        raise InvalidParameter(f"invalid {cls.__name__}: {e}") from None
+    return c.encode_row(rec, bool_as_int=True)
 
 
 # -- the store -----------------------------------------------------------------------------
@@ -461,12 +222,11 @@ class SQLiteStore:
         path = _database_path(url)
         if path != MEMORY:
             _prepare_file(path)
-        migrations = load_migrations()
         with _translated():
             conn = _connect(path)
         try:
             with _translated():
-                _migrate(conn, migrations)
+                _migrate(conn)
         except BaseException:
             conn.close()
             raise
@@ -506,49 +266,43 @@ class SQLiteStore:
 
     async def ping(self) -> None:
         with self._db() as db:
-            db.execute("SELECT max(version) FROM schema_version").fetchone()
+            db.execute(f"SELECT version_num FROM {VERSION_TABLE}").fetchone()
 
-    async def schema_version(self) -> int:
-        """The version recorded in ``schema_version`` (the latest migration applied)."""
+    async def schema_revision(self) -> str | None:
+        """The Alembic revision the database is at (``HEAD`` once open)."""
         with self._db() as db:
-            return _current_version(db)
+            return schema_state(db).current()
 
     # -- verifications ---------------------------------------------------------------------
 
     async def create_verification(self, rec: VerificationRecord) -> None:
-        rec = _checked(rec, VerificationRecord)
-        if rec.status not in INITIAL_STATUSES:
-            raise InvalidParameter(
-                f"a new verification is {' or '.join(INITIAL_STATUSES)}, not {rec.status}"
-            )
-        early = [name for name in _OUTCOME_FIELDS if getattr(rec, name) is not None]
-        if early:
-            raise InvalidParameter(f"a new verification has no {', '.join(early)} yet")
-        cols = ", ".join(_V_COLUMNS)
-        marks = ", ".join("?" * len(_V_COLUMNS))
+        rec = c.new_verification(rec)
+        cols = ", ".join(c.V_COLUMNS)
+        marks = ", ".join("?" * len(c.V_COLUMNS))
         with self._db() as db:
             db.execute(f"INSERT INTO verifications ({cols}) VALUES ({marks})", _to_row(rec))
 
     async def get_verification(self, id: str) -> VerificationRecord | None:
-        _require_text(id, "id")
+        c.require_text(id, "id")
         with self._db() as db:
             row = db.execute(f"{_select(VerificationRecord)} WHERE id = ?", (id,)).fetchone()
-        return None if row is None else _from_row(VerificationRecord, row)
+        return None if row is None else c.decode_row(VerificationRecord, row)
 
     async def find_by_request_token(self, request_token_hash: str) -> VerificationRecord | None:
-        _require_hash(request_token_hash, "request_token_hash")
+        c.require_hash(request_token_hash, "request_token_hash")
         with self._db() as db:
             row = db.execute(
                 f"{_select(VerificationRecord)} WHERE request_token_hash = ?",
                 (request_token_hash,),
             ).fetchone()
-        return None if row is None else _from_row(VerificationRecord, row)
+        return None if row is None else c.decode_row(VerificationRecord, row)
 
     async def claim_request(
         self, request_token_hash: str, presentation_token_hash: str, now: float
     ) -> VerificationRecord | None:
-        _require_hash(request_token_hash, "request_token_hash")
-        _require_hash(presentation_token_hash, "presentation_token_hash")
+        c.require_hash(request_token_hash, "request_token_hash")
+        c.require_hash(presentation_token_hash, "presentation_token_hash")
+        now = c.require_time(now, "now")
         with self._db() as db, _transaction(db):
             cur = db.execute(
                 "UPDATE verifications"
@@ -563,7 +317,7 @@ class SQLiteStore:
                 f"{_select(VerificationRecord)} WHERE request_token_hash = ?",
                 (request_token_hash,),
             ).fetchone()
-        return _from_row(VerificationRecord, row)
+        return c.decode_row(VerificationRecord, row)
 
     async def begin_presentation(
         self,
@@ -573,10 +327,12 @@ class SQLiteStore:
         now: float,
         agent_deadline: float,
     ) -> bool:
-        _require_text(id, "id")
-        _require_hash(presentation_token_hash, "presentation_token_hash")
+        c.require_text(id, "id")
+        c.require_hash(presentation_token_hash, "presentation_token_hash")
         if mode not in MODES:
             raise InvalidParameter(f"mode must be one of {', '.join(MODES)}")
+        now = c.require_time(now, "now")
+        agent_deadline = c.require_time(agent_deadline, "agent_deadline")
         with self._db() as db:
             cur = db.execute(
                 "UPDATE verifications"
@@ -598,11 +354,15 @@ class SQLiteStore:
         agent_id: str | None,
         now: float,
     ) -> bool:
-        _require_text(id, "id")
+        c.require_text(id, "id")
         if status not in ("completed", "failed"):
             raise InvalidParameter("a verification finishes as completed or failed")
         if result is not None and not isinstance(result, bool):
             raise InvalidParameter("result must be a bool or None")
+        c.require_optional_text(reason, "reason")
+        c.require_optional_text(attestation, "attestation")
+        c.require_optional_text(agent_id, "agent_id")
+        now = c.require_time(now, "now")
         with self._db() as db:
             cur = db.execute(
                 "UPDATE verifications"
@@ -627,12 +387,11 @@ class SQLiteStore:
     async def decide_approval(
         self, id: str, *, approve: bool, approver: str, now: float, expires_at: float
     ) -> bool:
-        _require_text(id, "id")
-        if not isinstance(approve, bool):
-            raise InvalidParameter("approve must be a bool")
-        _require_text(approver, "approver", empty=False)
-        now = _require_time(now, "now")
-        expires_at = _require_time(expires_at, "expires_at")
+        c.require_text(id, "id")
+        c.require_bool(approve, "approve")
+        c.require_text(approver, "approver", empty=False)
+        now = c.require_time(now, "now")
+        expires_at = c.require_time(expires_at, "expires_at")
         if approve and expires_at <= now:
             raise InvalidParameter("an approved verification needs a deadline after now")
         if approve:
@@ -661,13 +420,10 @@ class SQLiteStore:
         client_ids: Sequence[str] = (),
         limit: int = 100,
     ) -> list[VerificationRecord]:
-        now = _require_time(now, "now")
-        subs = _text_list(subjects, "subjects")
-        clients = _text_list(client_ids, "client_ids")
-        if isinstance(limit, bool) or not isinstance(limit, int):
-            raise InvalidParameter("limit must be an integer")
-        if not 1 <= limit <= MAX_APPROVAL_LIMIT:
-            raise InvalidParameter(f"limit must be 1..{MAX_APPROVAL_LIMIT}")
+        now = c.require_time(now, "now")
+        subs = c.text_list(subjects, "subjects")
+        clients = c.text_list(client_ids, "client_ids")
+        limit = c.require_limit(limit)
         if not subs and not clients:
             return []
         matches: list[str] = []
@@ -685,11 +441,11 @@ class SQLiteStore:
         )
         with self._db() as db:
             rows = db.execute(sql, params).fetchall()
-        return [_from_row(VerificationRecord, row) for row in rows]
+        return [c.decode_row(VerificationRecord, row) for row in rows]
 
     async def recent_count(self, client_id: str, since: float) -> int:
-        _require_text(client_id, "client_id")
-        since = _require_time(since, "since")
+        c.require_text(client_id, "client_id")
+        since = c.require_time(since, "since")
         with self._db() as db:
             row = db.execute(
                 "SELECT count(*) FROM verifications WHERE client_id = ? AND created_at >= ?",
@@ -700,17 +456,17 @@ class SQLiteStore:
     # -- agents ----------------------------------------------------------------------------
 
     async def create_agent(self, rec: AgentRecord) -> None:
-        rec = _checked(rec, AgentRecord)
-        cols = ", ".join(_A_COLUMNS)
-        marks = ", ".join("?" * len(_A_COLUMNS))
+        rec = c.checked(rec, AgentRecord)
+        cols = ", ".join(c.A_COLUMNS)
+        marks = ", ".join("?" * len(c.A_COLUMNS))
         with self._db() as db:
             db.execute(f"INSERT INTO agents ({cols}) VALUES ({marks})", _to_row(rec))
 
     async def get_agent(self, id: str) -> AgentRecord | None:
-        _require_text(id, "id")
+        c.require_text(id, "id")
         with self._db() as db:
             row = db.execute(f"{_select(AgentRecord)} WHERE id = ?", (id,)).fetchone()
-        return None if row is None else _from_row(AgentRecord, row)
+        return None if row is None else c.decode_row(AgentRecord, row)
 
     async def transition_agent(
         self,
@@ -722,15 +478,9 @@ class SQLiteStore:
         require_unexpired: bool,
         **fields: AgentField,
     ) -> bool:
-        _require_text(id, "id")
-        if frm not in AGENT_STATES or to not in AGENT_STATES:
-            raise InvalidParameter(f"agent states are {', '.join(AGENT_STATES)}")
-        if to not in AGENT_TRANSITIONS[frm]:
-            raise InvalidParameter(f"no agent transition from {frm} to {to}")
-        values = _agent_fields(fields)
-        stamp = _STAMP_ON_ENTRY.get(to)
-        if stamp is not None and stamp not in values:
-            values[stamp] = now
+        id, frm, to, now, require_unexpired, values = c.agent_update(
+            id, frm, to, now, require_unexpired, fields
+        )
         names = sorted(values)  # whitelisted column names only
         sets = "".join(f", {name} = ?" for name in names)
         sql = f"UPDATE agents SET state = ?{sets} WHERE id = ? AND state = ?"
@@ -744,27 +494,27 @@ class SQLiteStore:
     # -- one-use keys ----------------------------------------------------------------------
 
     async def use_once(self, namespace: str, key: str, expires_at: float, now: float) -> bool:
-        _require_text(namespace, "namespace")
-        _require_text(key, "key")
+        c.require_text(namespace, "namespace")
+        c.require_text(key, "key")
+        expires_at = c.require_time(expires_at, "expires_at")
+        now = c.require_time(now, "now")
         with self._db() as db, _transaction(db):
             # an expired entry is as good as absent (sweep may not have run yet)
             db.execute(
                 "DELETE FROM one_use WHERE namespace = ? AND key = ? AND expires_at <= ?",
                 (namespace, key, now),
             )
-            try:
-                db.execute(
-                    "INSERT INTO one_use (namespace, key, created_at, expires_at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (namespace, key, now, expires_at),
-                )
-            except sqlite3.IntegrityError:
-                return False
-            return True
+            cur = db.execute(
+                "INSERT INTO one_use (namespace, key, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (namespace, key) DO NOTHING",
+                (namespace, key, now, expires_at),
+            )
+            return cur.rowcount == 1
 
     # -- housekeeping ----------------------------------------------------------------------
 
     async def sweep(self, now: float) -> dict[str, int]:
+        now = c.require_time(now, "now")
         with self._db() as db, _transaction(db):
             v = db.execute(
                 "UPDATE verifications SET status = 'expired'"
@@ -792,20 +542,49 @@ class SQLiteStore:
                 agents[state] = n
         return {"verifications": verifications, "agents": agents}
 
+    # -- audit trail (:mod:`.audit`) -------------------------------------------------------
 
-def _agent_fields(fields: Mapping[str, AgentField]) -> dict[str, AgentField]:
-    unknown = sorted(set(fields) - AGENT_UPDATABLE)
-    if unknown:
-        raise InvalidParameter(
-            f"transition_agent cannot set {', '.join(unknown)} "
-            f"(only {', '.join(sorted(AGENT_UPDATABLE))})"
-        )
-    for name, value in fields.items():
-        if value is None:
-            continue
-        if name in _AGENT_TIME_FIELDS:
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise InvalidParameter(f"{name} must be epoch seconds or None")
-        elif not isinstance(value, str):
-            raise InvalidParameter(f"{name} must be a string or None")
-    return dict(fields)
+    async def audit_write(
+        self, events: Sequence[AuditEvent], checkpoint: Checkpoint | None
+    ) -> None:
+        batch, chain_id = au.checked_write(events, checkpoint)
+        if chain_id is None:
+            return
+        with self._db() as db, _transaction(db):
+            head = au.chain_head(
+                db.execute(au.sqlite_sql(au.HEAD_EVENT), (chain_id,)).fetchone(),
+                db.execute(au.sqlite_sql(au.HEAD_CHECKPOINT), (chain_id,)).fetchone(),
+            )
+            au.advance_head(head, batch, checkpoint)  # AuditConflict: nothing written
+            try:
+                db.executemany(au.sqlite_sql(au.INSERT_EVENT), au.event_rows(batch))
+                if checkpoint is not None:
+                    db.execute(au.sqlite_sql(au.INSERT_CHECKPOINT), au.checkpoint_row(checkpoint))
+            except sqlite3.IntegrityError:
+                raise au.conflict(chain_id) from None
+
+    async def audit_head(self, chain_id: str) -> ChainHead | None:
+        chain_id = au.require_chain_id(chain_id)
+        with self._db() as db, _transaction(db, write=False):
+            return au.chain_head(
+                db.execute(au.sqlite_sql(au.HEAD_EVENT), (chain_id,)).fetchone(),
+                db.execute(au.sqlite_sql(au.HEAD_CHECKPOINT), (chain_id,)).fetchone(),
+            )
+
+    async def audit_page(
+        self, after: str | tuple[str, int] | None = None, limit: int = 1000
+    ) -> au.AuditPage:
+        position = au.decode_cursor(after)
+        limit = au.require_page_limit(limit)
+        sql, params = au.page_query(position)
+        with self._db() as db:
+            rows = db.execute(au.sqlite_sql(sql), (*params, limit)).fetchall()
+        return au.page(rows, position, limit)
+
+    def audit_records(self, *, page_size: int = 1000) -> AsyncIterator[au.AuditRecord]:
+        """The whole trail in order (:func:`.audit.iter_audit`)."""
+        return au.iter_audit(self, page_size=page_size)
+
+    def audit_sink(self) -> au.StoreAuditSink:
+        """This store as an :class:`~zkattest.audit.AuditSink`."""
+        return au.StoreAuditSink(self)

@@ -1,7 +1,9 @@
-"""SQLiteStore: every method's happy path and refusals, restart, sweep, errors, URLs."""
+"""Both backends: every method's happy path and refusals, restart, sweep, errors; and the
+SQLite specifics (URLs, files, pragmas, locking)."""
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 import stat
@@ -27,8 +29,10 @@ from zkattest.store import sqlite as sqlite_mod
 
 from .conftest import (
     T0,
+    AnyStore,
     agent,
     awaiting,
+    execute,
     h,
     presentation_token,
     put,
@@ -38,14 +42,14 @@ from .conftest import (
 )
 
 
-def claimed(store: SQLiteStore, id: str = "v1", *, ttl: float = 300.0) -> VerificationRecord:
+def claimed(store: AnyStore, id: str = "v1", *, ttl: float = 300.0) -> VerificationRecord:
     run(store.create_verification(verification(id, ttl=ttl)))
     rec = run(store.claim_request(request_token(id), presentation_token(id), T0 + 1))
     assert rec is not None
     return rec
 
 
-def presented(store: SQLiteStore, id: str = "v1", *, deadline: float = T0 + 60) -> None:
+def presented(store: AnyStore, id: str = "v1", *, deadline: float = T0 + 60) -> None:
     claimed(store, id)
     assert run(store.begin_presentation(id, presentation_token(id), "proof", T0 + 2, deadline))
 
@@ -53,7 +57,7 @@ def presented(store: SQLiteStore, id: str = "v1", *, deadline: float = T0 + 60) 
 # -- verifications ---------------------------------------------------------------------------
 
 
-def test_verification_round_trip(store: SQLiteStore) -> None:
+def test_verification_round_trip(store: AnyStore) -> None:
     rec = verification(params={"min_age": 21, "b": -3}, client_id="rp-1")
     run(store.create_verification(rec))
     assert run(store.get_verification("v1")) == rec
@@ -84,20 +88,20 @@ def test_verification_round_trip(store: SQLiteStore) -> None:
     assert got is not None and got.result is False
 
 
-def test_integer_times_read_back_as_floats(store: SQLiteStore) -> None:
+def test_integer_times_read_back_as_floats(store: AnyStore) -> None:
     run(store.create_verification(verification(created_at=1_800_000_000, expires_at=1_800_000_300)))
     got = run(store.get_verification("v1"))
     assert got is not None
     assert isinstance(got.created_at, float) and got.expires_at == 1_800_000_300.0
 
 
-def test_unknown_ids_are_none(store: SQLiteStore) -> None:
+def test_unknown_ids_are_none(store: AnyStore) -> None:
     assert run(store.get_verification("nope")) is None
     assert run(store.find_by_request_token(h("nope"))) is None
     assert run(store.get_agent("nope")) is None
 
 
-def test_duplicate_verification_is_conflict(store: SQLiteStore) -> None:
+def test_duplicate_verification_is_conflict(store: AnyStore) -> None:
     run(store.create_verification(verification("v1")))
     with pytest.raises(Conflict) as e:
         run(store.create_verification(verification("v1", request_token_hash=h("other"))))
@@ -122,7 +126,7 @@ def test_duplicate_verification_is_conflict(store: SQLiteStore) -> None:
         {"result": 1},
     ],
 )
-def test_invalid_verification_record_is_refused(store: SQLiteStore, bad: dict[str, Any]) -> None:
+def test_invalid_verification_record_is_refused(store: AnyStore, bad: dict[str, Any]) -> None:
     with pytest.raises(InvalidParameter) as e:
         run(store.create_verification(verification(**bad)))
     assert isinstance(e.value, ValueError)
@@ -130,12 +134,12 @@ def test_invalid_verification_record_is_refused(store: SQLiteStore, bad: dict[st
     assert run(store.get_verification("v1")) is None
 
 
-def test_not_a_record_is_refused(store: SQLiteStore) -> None:
+def test_not_a_record_is_refused(store: AnyStore) -> None:
     with pytest.raises(InvalidParameter):
         run(store.create_verification(agent()))  # type: ignore[arg-type]
 
 
-def test_claim_request_once(store: SQLiteStore) -> None:
+def test_claim_request_once(store: AnyStore) -> None:
     run(store.create_verification(verification()))
     rec = run(store.claim_request(request_token("v1"), presentation_token("v1"), T0 + 1))
     assert rec is not None
@@ -148,7 +152,7 @@ def test_claim_request_once(store: SQLiteStore) -> None:
     assert run(store.get_verification("v1")) == rec
 
 
-def test_claim_request_refusals(store: SQLiteStore) -> None:
+def test_claim_request_refusals(store: AnyStore) -> None:
     run(store.create_verification(verification("v1", ttl=10)))
     put(store, verification("v2", status="failed"))
     pt = presentation_token("x")
@@ -160,7 +164,7 @@ def test_claim_request_refusals(store: SQLiteStore) -> None:
     assert v1 is not None and v1.request_fetched_at is None and v1.presentation_token_hash is None
 
 
-def test_raw_tokens_are_refused(store: SQLiteStore) -> None:
+def test_raw_tokens_are_refused(store: AnyStore) -> None:
     token = "bearer-token-in-clear-0123456789"
     run(store.create_verification(verification()))
     with pytest.raises(InvalidParameter) as e1:
@@ -175,7 +179,7 @@ def test_raw_tokens_are_refused(store: SQLiteStore) -> None:
         assert token not in str(e.value)
 
 
-def test_begin_presentation(store: SQLiteStore) -> None:
+def test_begin_presentation(store: AnyStore) -> None:
     claimed(store)
     assert run(
         store.begin_presentation("v1", presentation_token("v1"), "delegated", T0 + 2, T0 + 62)
@@ -195,7 +199,7 @@ def test_begin_presentation(store: SQLiteStore) -> None:
     assert run(store.get_verification("v1")) == rec
 
 
-def test_begin_presentation_refusals(store: SQLiteStore) -> None:
+def test_begin_presentation_refusals(store: AnyStore) -> None:
     run(store.create_verification(verification("unfetched")))
     claimed(store, "v1", ttl=100)
     pt = presentation_token("v1")
@@ -215,7 +219,7 @@ def test_begin_presentation_refusals(store: SQLiteStore) -> None:
     assert run(store.begin_presentation("v1", pt, "proof", T0 + 99, T0 + 160))
 
 
-def test_finish_verification(store: SQLiteStore) -> None:
+def test_finish_verification(store: AnyStore) -> None:
     presented(store, "v1")
     presented(store, "v2")
     assert run(
@@ -258,7 +262,7 @@ def test_finish_verification(store: SQLiteStore) -> None:
     )
 
 
-def finish(store: SQLiteStore, id: str, now: float, status: str = "completed") -> bool:
+def finish(store: AnyStore, id: str, now: float, status: str = "completed") -> bool:
     return run(
         store.finish_verification(
             id,
@@ -272,7 +276,7 @@ def finish(store: SQLiteStore, id: str, now: float, status: str = "completed") -
     )
 
 
-def test_finish_verification_refusals(store: SQLiteStore) -> None:
+def test_finish_verification_refusals(store: AnyStore) -> None:
     claimed(store, "pending")
     presented(store, "late", deadline=T0 + 30)
     presented(store, "v1")
@@ -304,7 +308,7 @@ def test_finish_verification_refusals(store: SQLiteStore) -> None:
 # -- agents ----------------------------------------------------------------------------------
 
 
-def test_agent_round_trip(store: SQLiteStore) -> None:
+def test_agent_round_trip(store: AnyStore) -> None:
     run(store.create_verification(verification()))
     rec = agent()
     run(store.create_agent(rec))
@@ -318,7 +322,7 @@ def test_agent_round_trip(store: SQLiteStore) -> None:
         {"svid_jti": "svid-a1"},
     ],
 )
-def test_duplicate_agent_is_conflict(store: SQLiteStore, clash: dict[str, Any]) -> None:
+def test_duplicate_agent_is_conflict(store: AnyStore, clash: dict[str, Any]) -> None:
     run(store.create_verification(verification("v1")))
     run(store.create_verification(verification("v2")))
     run(store.create_agent(agent("a1", "v1")))
@@ -327,7 +331,7 @@ def test_duplicate_agent_is_conflict(store: SQLiteStore, clash: dict[str, Any]) 
     assert run(store.get_agent("a2")) is None
 
 
-def test_duplicate_agent_id_is_conflict(store: SQLiteStore) -> None:
+def test_duplicate_agent_id_is_conflict(store: AnyStore) -> None:
     run(store.create_verification(verification("v1")))
     run(store.create_verification(verification("v2")))
     run(store.create_agent(agent("a1", "v1")))
@@ -336,7 +340,7 @@ def test_duplicate_agent_id_is_conflict(store: SQLiteStore) -> None:
     assert run(store.get_agent("a1")) == agent("a1", "v1")
 
 
-def test_one_agent_per_verification_and_it_must_exist(store: SQLiteStore) -> None:
+def test_one_agent_per_verification_and_it_must_exist(store: AnyStore) -> None:
     run(store.create_verification(verification("v1")))
     run(store.create_agent(agent("a1", "v1")))
     with pytest.raises(Conflict):
@@ -345,7 +349,7 @@ def test_one_agent_per_verification_and_it_must_exist(store: SQLiteStore) -> Non
         run(store.create_agent(agent("a3", "missing")))
 
 
-def test_invalid_agent_record_is_refused(store: SQLiteStore) -> None:
+def test_invalid_agent_record_is_refused(store: AnyStore) -> None:
     run(store.create_verification(verification()))
     with pytest.raises(InvalidParameter):
         run(store.create_agent(agent(state="zombie")))
@@ -353,7 +357,7 @@ def test_invalid_agent_record_is_refused(store: SQLiteStore) -> None:
         run(store.create_agent(agent(expires_at="soon")))
 
 
-def test_agent_lifecycle(store: SQLiteStore) -> None:
+def test_agent_lifecycle(store: AnyStore) -> None:
     run(store.create_verification(verification()))
     run(store.create_agent(agent()))
     t = store.transition_agent
@@ -373,7 +377,7 @@ def test_agent_lifecycle(store: SQLiteStore) -> None:
     )
 
 
-def test_transition_agent_refusals(store: SQLiteStore) -> None:
+def test_transition_agent_refusals(store: AnyStore) -> None:
     run(store.create_verification(verification()))
     run(store.create_agent(agent(ttl=60)))
     t = store.transition_agent
@@ -394,7 +398,7 @@ def test_transition_agent_refusals(store: SQLiteStore) -> None:
     assert a is not None and (a.state, a.failed_reason) == ("failed", "x")
 
 
-def test_transition_agent_only_lifecycle_edges(store: SQLiteStore) -> None:
+def test_transition_agent_only_lifecycle_edges(store: AnyStore) -> None:
     run(store.create_verification(verification()))
     run(store.create_agent(agent()))
     for frm in AGENT_STATES:
@@ -423,7 +427,7 @@ def test_transition_agent_only_lifecycle_edges(store: SQLiteStore) -> None:
         {"attestation_jti": b"jti"},
     ],
 )
-def test_transition_agent_fields_whitelist(store: SQLiteStore, fields: dict[str, object]) -> None:
+def test_transition_agent_fields_whitelist(store: AnyStore, fields: dict[str, object]) -> None:
     run(store.create_verification(verification()))
     run(store.create_agent(agent()))
     with pytest.raises(InvalidParameter) as e:
@@ -441,7 +445,7 @@ def test_transition_agent_fields_whitelist(store: SQLiteStore, fields: dict[str,
     assert run(store.get_agent("a1")) == agent()
 
 
-def test_attestation_jti_is_unique(store: SQLiteStore) -> None:
+def test_attestation_jti_is_unique(store: AnyStore) -> None:
     for i in (1, 2):
         run(store.create_verification(verification(f"v{i}")))
         run(store.create_agent(agent(f"a{i}", f"v{i}", state="running")))
@@ -456,7 +460,7 @@ def test_attestation_jti_is_unique(store: SQLiteStore) -> None:
 # -- one-use keys ----------------------------------------------------------------------------
 
 
-def test_use_once(store: SQLiteStore) -> None:
+def test_use_once(store: AnyStore) -> None:
     assert run(store.use_once("dpop", "jti-1", T0 + 60, T0))
     assert not run(store.use_once("dpop", "jti-1", T0 + 60, T0 + 1))
     assert not run(store.use_once("dpop", "jti-1", T0 + 999, T0 + 59.5))
@@ -470,7 +474,7 @@ def test_use_once(store: SQLiteStore) -> None:
 # -- sweep and counts ------------------------------------------------------------------------
 
 
-def test_sweep(store: SQLiteStore) -> None:
+def test_sweep(store: AnyStore) -> None:
     run(store.create_verification(verification("pending", ttl=10)))
     run(store.create_verification(verification("pending-live", ttl=1000)))
     claimed(store, "fetched", ttl=10)
@@ -530,7 +534,7 @@ def test_sweep(store: SQLiteStore) -> None:
     assert not run(store.use_once("n", "new", T0 + 2000, T0 + 11))  # kept
 
 
-def test_counts(store: SQLiteStore) -> None:
+def test_counts(store: AnyStore) -> None:
     empty = run(store.counts())
     assert empty == {
         "verifications": dict.fromkeys(
@@ -556,7 +560,7 @@ def test_counts(store: SQLiteStore) -> None:
 
 
 def test_restart_keeps_records_and_consumption(url: str) -> None:
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(url))
     presented(s, "v1")
     claimed(s, "v2")
     run(s.create_agent(agent("a1", "v1")))
@@ -565,7 +569,7 @@ def test_restart_keeps_records_and_consumption(url: str) -> None:
     before = (run(s.get_verification("v1")), run(s.get_verification("v2")), run(s.get_agent("a1")))
     run(s.close())
 
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(url))
     try:
         after = (
             run(s.get_verification("v1")),
@@ -591,7 +595,9 @@ def test_restart_keeps_records_and_consumption(url: str) -> None:
 # -- open, close, URLs, files, errors --------------------------------------------------------
 
 
-def test_open_store_sqlite(url: str, db_path: Path) -> None:
+def test_open_store_sqlite(sqlite_url: str, db_path: Path) -> None:
+    url = sqlite_url
+
     async def body() -> None:
         async with await open_store(url) as s:
             assert isinstance(s, SQLiteStore)
@@ -604,7 +610,8 @@ def test_open_store_sqlite(url: str, db_path: Path) -> None:
     assert db_path.is_file()
 
 
-def test_files_and_directory_are_private(db_path: Path, url: str) -> None:
+def test_files_and_directory_are_private(db_path: Path, sqlite_url: str) -> None:
+    url = sqlite_url
     old = os.umask(0o022)
     try:
         run(run(open_store(url)).close())
@@ -614,8 +621,8 @@ def test_files_and_directory_are_private(db_path: Path, url: str) -> None:
     assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
 
 
-def test_pragmas(store: SQLiteStore, db_path: Path) -> None:
-    conn = store._conn  # white box: the per-connection settings
+def test_pragmas(sqlite_store: SQLiteStore, db_path: Path) -> None:
+    conn = sqlite_store._conn  # white box: the per-connection settings
     assert conn is not None
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
@@ -645,8 +652,8 @@ def test_memory_stores_are_private() -> None:
 @pytest.mark.parametrize(
     "bad_url",
     [
-        "postgresql://zkuser:hunter2secret@db.internal:5432/zk",
         "postgres+asyncpg://zkuser:hunter2secret@db.internal/zk",
+        "postgresql+psycopg://zkuser:hunter2secret@db.internal/zk",
         "mysql://zkuser:hunter2secret@db.internal/zk",
         "zkuser:hunter2secret@db.internal/zk",
         "hunter2secret",
@@ -683,7 +690,7 @@ def test_sqlite_open_rejects_other_schemes() -> None:
 
 
 def test_closed_store_is_unavailable(url: str) -> None:
-    s = run(SQLiteStore.open(url))
+    s = run(open_store(url))
     run(s.close())
     run(s.close())  # idempotent
     with pytest.raises(StoreUnavailable, match="closed"):
@@ -701,7 +708,8 @@ def test_directory_that_cannot_be_created(tmp_path: Path) -> None:
         run(open_store(f"sqlite://{blocker}/sub/zkattest.db"))
 
 
-def test_not_a_database(db_path: Path, url: str) -> None:
+def test_not_a_database(db_path: Path, sqlite_url: str) -> None:
+    url = sqlite_url
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(b"this is not an SQLite database, just some bytes" * 100)
     with pytest.raises(StoreUnavailable):
@@ -709,8 +717,9 @@ def test_not_a_database(db_path: Path, url: str) -> None:
 
 
 def test_locked_database_is_unavailable(
-    url: str, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    sqlite_url: str, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    url = sqlite_url
     monkeypatch.setattr(sqlite_mod, "BUSY_TIMEOUT_MS", 50)
     s = run(SQLiteStore.open(url))
     run(s.create_verification(verification()))
@@ -732,22 +741,31 @@ def test_locked_database_is_unavailable(
         run(s.close())
 
 
-def test_other_sqlite_errors_are_store_errors(store: SQLiteStore) -> None:
-    with pytest.raises(StoreError) as e, store._db() as db:
+def test_other_sqlite_errors_are_store_errors(sqlite_store: SQLiteStore) -> None:
+    with pytest.raises(StoreError) as e, sqlite_store._db() as db:
         db.execute("SELECT * FROM no_such_table")
     assert not isinstance(e.value, StoreUnavailable)
 
 
-@pytest.mark.parametrize("params", ['{"min_age": "x"}', '{"min_age": 1', "[1, 2]"])
-def test_malformed_stored_row_is_a_store_error(store: SQLiteStore, params: str) -> None:
+@pytest.mark.parametrize("params", ['{"min_age": "x"}', '{"min_age": 1.5}', '{"min_age": null}'])
+def test_malformed_stored_row_is_a_store_error(store: AnyStore, params: str) -> None:
     run(store.create_verification(verification()))
-    assert store._conn is not None
-    store._conn.execute("UPDATE verifications SET params = ?", (params,))
-    with pytest.raises(StoreError, match="malformed"):
+    execute(store, "UPDATE verifications SET params = $1", params)
+    with pytest.raises(StoreError, match="malformed") as e:
         run(store.get_verification("v1"))
+    assert not isinstance(e.value, StoreUnavailable)
 
 
-def test_params_round_trip_any_text(store: SQLiteStore) -> None:
+@pytest.mark.parametrize("params", ['{"min_age": 1', "[1, 2]", "", "\u00ff"])
+def test_malformed_stored_json_is_a_store_error(sqlite_store: SQLiteStore, params: str) -> None:
+    # SQLite stores any text; PostgreSQL's jsonb and CHECKs refuse these on write
+    run(sqlite_store.create_verification(verification()))
+    execute(sqlite_store, "UPDATE verifications SET params = $1", params)
+    with pytest.raises(StoreError, match="malformed"):
+        run(sqlite_store.get_verification("v1"))
+
+
+def test_params_round_trip_any_text(store: AnyStore) -> None:
     params = {"min_\u00e2ge": 18, "\u65e5\u4ed8": -(2**62), "": 0}
     run(store.create_verification(verification(params=params)))
     got = run(store.get_verification("v1"))
@@ -761,8 +779,155 @@ def test_records_are_immutable_and_encode() -> None:
     assert msgspec.json.decode(msgspec.json.encode(rec), type=VerificationRecord) == rec
 
 
-def test_sqlite_store_satisfies_the_protocol(store: SQLiteStore) -> None:
+def test_store_satisfies_the_protocol(store: AnyStore) -> None:
     s: Store = store  # checked by mypy; at run time the methods exist
     for name in [n for n in dir(Store) if not n.startswith("_")]:
         assert callable(getattr(s, name))
-    assert repr(store) == f"SQLiteStore({store.path!r})"
+    assert repr(store).startswith(type(store).__name__ + "(")
+    if isinstance(store, SQLiteStore):
+        assert repr(store) == f"SQLiteStore({store.path!r})"
+
+
+# -- malformed arguments: the same refusals on both backends ---------------------------------
+
+
+@pytest.mark.parametrize("bad", ["nul\x00inside", "lone\ud800surrogate"])
+def test_text_a_database_cannot_hold_is_refused(store: AnyStore, bad: str) -> None:
+    # PostgreSQL cannot store NUL in text, UTF-8 cannot encode a lone surrogate: both
+    # backends refuse them up front (SQLite used to store the first and crash on the
+    # second with a bare UnicodeEncodeError)
+    records = [
+        verification(bad, request_token_hash=h("x")),
+        verification(client_id=bad),
+        verification(params={bad: 1}),
+        verification(act={"sub": bad}),
+        verification(act={bad: "x"}),
+        verification(policy_ids=("ok", bad)),
+    ]
+    for rec in records:
+        with pytest.raises(InvalidParameter) as e:
+            run(store.create_verification(rec))
+        assert isinstance(e.value, ValueError)
+    run(store.create_verification(verification()))
+    with pytest.raises(InvalidParameter):
+        run(store.create_agent(agent(task=bad)))
+    calls = [
+        lambda: store.get_verification(bad),
+        lambda: store.get_agent(bad),
+        lambda: store.use_once(bad, "k", T0 + 1, T0),
+        lambda: store.use_once("n", bad, T0 + 1, T0),
+        lambda: store.recent_count(bad, T0),
+        lambda: store.awaiting_approval(T0, subjects=[bad]),
+        lambda: store.decide_approval("v1", approve=True, approver=bad, now=T0, expires_at=T0 + 1),
+        lambda: store.transition_agent(
+            "a1", "provisioned", "failed", T0, require_unexpired=False, failed_reason=bad
+        ),
+        lambda: store.finish_verification(
+            "v1", status="failed", result=None, reason=bad, attestation=None, agent_id=None, now=T0
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidParameter):
+            run(call())
+    assert run(store.counts())["verifications"]["pending"] == 1
+
+
+@pytest.mark.parametrize(
+    "rec",
+    [
+        verification(created_at=math.nan),
+        verification(expires_at=math.inf),
+        verification(today=2**63),
+        verification(today=-(2**63) - 1),
+        verification(act={"sub": "a", "n": math.nan}),
+        verification(act={"sub": "a", "n": [-math.inf]}),
+        verification(params={"min_age": 2**70}),  # not an SQLite INTEGER, but JSON: fine
+    ],
+)
+def test_numbers_a_database_cannot_hold_are_refused(
+    store: AnyStore, rec: VerificationRecord
+) -> None:
+    if rec.params.get("min_age") == 2**70:
+        run(store.create_verification(rec))
+        assert run(store.get_verification("v1")) == rec
+        return
+    with pytest.raises(InvalidParameter):
+        run(store.create_verification(rec))
+    with pytest.raises(InvalidParameter):
+        run(store.create_agent(agent(expires_at=math.nan)))
+    assert run(store.get_verification("v1")) is None
+
+
+@pytest.mark.parametrize("bad", ["soon", None, math.nan, math.inf, True, b"1"])
+def test_times_must_be_finite_numbers_everywhere(store: AnyStore, bad: Any) -> None:
+    run(store.create_verification(verification()))
+    run(store.create_agent(agent()))
+    pt = presentation_token("v1")
+    calls = [
+        lambda: store.claim_request(request_token("v1"), pt, bad),
+        lambda: store.begin_presentation("v1", pt, "proof", bad, T0 + 60),
+        lambda: store.begin_presentation("v1", pt, "proof", T0, bad),
+        lambda: store.finish_verification(
+            "v1", status="failed", result=None, reason=None, attestation=None, agent_id=None,
+            now=bad,
+        ),
+        lambda: store.transition_agent("a1", "provisioned", "running", bad, require_unexpired=True),
+        lambda: store.transition_agent(
+            "a1", "provisioned", "running", T0, require_unexpired=True, running_at=bad
+        ),
+        lambda: store.use_once("n", "k", bad, T0),
+        lambda: store.use_once("n", "k", T0 + 1, bad),
+        lambda: store.sweep(bad),
+    ]  # fmt: skip
+    for call in calls:
+        if bad is None and call is calls[5]:
+            continue  # running_at=None is "not given"
+        with pytest.raises(InvalidParameter):
+            run(call())
+    assert run(store.get_verification("v1")) == verification()
+    assert run(store.get_agent("a1")) == agent()
+    assert run(store.use_once("n", "k", T0 + 1, T0))  # nothing was consumed
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_require_unexpired_must_be_a_bool(store: AnyStore, bad: Any) -> None:
+    run(store.create_verification(verification()))
+    run(store.create_agent(agent()))
+    with pytest.raises(InvalidParameter, match="require_unexpired"):
+        run(store.transition_agent("a1", "provisioned", "running", T0, require_unexpired=bad))
+
+
+@pytest.mark.parametrize(
+    "kw", [{"reason": 1}, {"attestation": b"x"}, {"agent_id": ["a"]}, {"status": None}]
+)
+def test_finish_verification_malformed(store: AnyStore, kw: dict[str, Any]) -> None:
+    args: dict[str, Any] = {
+        "status": "completed",
+        "result": True,
+        "reason": None,
+        "attestation": None,
+        "agent_id": None,
+        "now": T0,
+    }
+    args.update(kw)
+    with pytest.raises(InvalidParameter):
+        run(store.finish_verification("v1", **args))
+
+
+def test_large_values_round_trip_identically(store: AnyStore) -> None:
+    # what SQLite returns is what PostgreSQL returns: big integers, floats, unicode,
+    # nested JSON in act (kept verbatim), an empty policy list
+    rec = verification(
+        today=2**62,
+        params={"min_age": 2**62, "neg": -(2**63), "zero": 0},
+        created_at=0.1 + 0.2,
+        expires_at=1e300,
+        client_id="\u00e9\u65e5\U0001f600",
+        subject="s" * 5000,
+        act={"sub": "a", "n": 1e300, "f": 1.5, "l": [None, True, {"x": -0.0}], "u": "\u2028"},
+    )
+    run(store.create_verification(rec))
+    got = run(store.get_verification("v1"))
+    assert got == rec
+    assert got is not None and got.act is not None
+    assert type(got.act["n"]) is float and got.created_at == 0.1 + 0.2
