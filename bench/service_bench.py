@@ -346,10 +346,14 @@ class OwnServer:
         auth: bool = True,
         prepare: Callable[[Path], Mapping[str, str]] | None = None,
         prefix: str = "zka-svc-bench-",
+        data: Path | None = None,
     ) -> None:
         """``auth``: ZKATTEST_REQUIRE_AUTH; ``prepare(data_dir)``: called before the server
-        starts, returns extra environment (e.g. a policy directory it wrote there)."""
-        self.data = Path(tempfile.mkdtemp(prefix=prefix))
+        starts, returns extra environment (e.g. a policy directory it wrote there);
+        ``data``: use this data directory (another replica's) instead of a temporary one
+        of its own, and leave it in place at :meth:`stop`."""
+        self.own_data = data is None
+        self.data = Path(tempfile.mkdtemp(prefix=prefix)) if data is None else data
         self.keep = args.keep_data
         self.port = args.port or _free_port()
         env = {k: v for k, v in os.environ.items() if k not in self.STRIP}
@@ -365,7 +369,8 @@ class OwnServer:
             k, _, v = kv.partition("=")
             env[k] = v
         self.env_shown = {k: v for k, v in env.items() if k.startswith("ZKATTEST_")}
-        self.log_path = self.data / "server.log"
+        # a replica sharing another's data directory logs to a file of its own
+        self.log_path = self.data / ("server.log" if self.own_data else f"server-{self.port}.log")
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
         cmd = [sys.executable]
         if args.profile_server:  # main thread only: the event loop, not the proof pool
@@ -394,7 +399,7 @@ class OwnServer:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
-        if not self.keep:
+        if not self.keep and self.own_data:
             shutil.rmtree(self.data, ignore_errors=True)
 
 

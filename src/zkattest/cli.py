@@ -409,6 +409,7 @@ def _parser() -> argparse.ArgumentParser:
     _clients_parsers(sub)
     _policy_parsers(sub)
     _db_parsers(sub)
+    _audit_parsers(sub)
     return p
 
 
@@ -641,6 +642,9 @@ def _clients_parsers(sub: Any) -> None:
     a.add_argument(
         "--approver", action="store_true", help="it may hold the approve scope (a person)"
     )
+    a.add_argument(
+        "--admin", action="store_true", help="it may hold the audit scope (read the audit trail)"
+    )
     a.add_argument("--replace", action="store_true", help="replace a client with this id")
     a.set_defaults(func=_cmd_clients_add)
     ls = cs.add_parser(
@@ -713,6 +717,7 @@ def _cmd_clients_add(args: argparse.Namespace) -> int:
         "delegates": args.delegate,
         "approvers": args.approved_by,
         "approver": args.approver,
+        "admin": args.admin,
     }
     client = client_from_json(entry)
     registry.add(client, replace=args.replace)
@@ -844,6 +849,154 @@ def _db_parsers(sub: Any) -> None:
         ),
     )
     c.set_defaults(func=current)
+
+
+# ---------------------------------------------------------------- audit
+def _audit_parsers(sub: Any) -> None:
+    au = sub.add_parser(
+        "audit",
+        help="verify, export the audit trail; print the audit key",
+        description=(
+            "The service records every token, policy decision, approval and agent step "
+            "as a hash-chained audit event; checkpoints signed by the audit key "
+            "(<data_dir>/audit.key.pem) vouch for the chains.  `export` writes the trail "
+            "from the database as JSON lines, `verify` checks such a file offline "
+            "against the audit public key (`key`, or GET /v1/audit/key)."
+        ),
+    )
+    aus = au.add_subparsers(dest="audit_cmd", metavar="{verify,export,key}", required=True)
+    v = aus.add_parser(
+        "verify",
+        help="check a trail file against the audit public key",
+        description=(
+            "Check every hash, link and signed checkpoint of a JSON-lines trail; print a "
+            "summary and the first broken link.  Exit 0: it verifies (events after the "
+            "last checkpoint are reported as unsigned), 1: it is broken (or unsigned "
+            "events with --require-signed), 2: unusable input."
+        ),
+    )
+    v.add_argument("file", metavar="FILE", help="the trail (JSON lines)")
+    v.add_argument(
+        "--key", required=True, metavar="PEM|JWK", help="the audit public key (PEM, JWK or JWKS)"
+    )
+    v.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    v.add_argument("--require-signed", action="store_true", help="unsigned events are an error")
+    v.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="JWS",
+        help="a checkpoint from an earlier run the trail must reach (repeat)",
+    )
+    v.set_defaults(func=_cmd_audit_verify)
+
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument("--config", metavar="FILE", help="the server's TOML configuration")
+    where.add_argument("--data-dir", metavar="DIR", help="the server's data directory")
+    e = aus.add_parser(
+        "export",
+        parents=[where],
+        help="write the trail in the database as JSON lines",
+        description=(
+            "Write every record of the trail (each chain in seq order, checkpoints after "
+            "the events they cover) to --out or stdout, one JSON object per line, in "
+            "exactly the form `audit verify` reads.  Exit 1 if a stored row is not a "
+            "valid record (it is written as a line every verifier reports)."
+        ),
+    )
+    e.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="sqlite:///path or postgresql://... (default: the service's database)",
+    )
+    e.add_argument("--out", metavar="FILE", help="write here (replaced atomically)")
+    e.set_defaults(func=_cmd_audit_export)
+    k = aus.add_parser(
+        "key",
+        parents=[where],
+        help="print the audit public key",
+        description="Print the public half of <data_dir>/audit.key.pem (PEM or JWK).",
+    )
+    k.add_argument("--format", choices=["pem", "jwk"], default="pem")
+    k.set_defaults(func=_cmd_audit_key)
+
+
+def _cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .audit import commands
+
+    return commands.verify(
+        args.file,
+        args.key,
+        json_output=args.json,
+        require_signed=args.require_signed,
+        anchors=args.anchor,
+    )
+
+
+def _server_config(args: argparse.Namespace) -> Any:
+    from .service import load_config
+
+    return load_config(args.config, overrides={"data_dir": args.data_dir})
+
+
+def _cmd_audit_export(args: argparse.Namespace) -> int:
+    import asyncio
+    import tempfile
+
+    from .service.audit import export_trail
+    from .store import open_store
+
+    url = str(args.database_url or _server_config(args).db_url)
+    m = re.fullmatch(r"sqlite:///(.+)", url)
+    if m is not None and m.group(1) != ":memory:" and not Path(m.group(1)).is_file():
+        raise _Fail(f"no database at {m.group(1)}")
+
+    async def export(out: Any) -> tuple[int, int]:
+        store = await open_store(url)
+        try:
+            return await export_trail(store, out)
+        finally:
+            await store.close()
+
+    if args.out is None:
+        n, bad = asyncio.run(export(sys.stdout.buffer))
+        sys.stdout.buffer.flush()
+    else:
+        target = Path(args.out)
+        fd, tmp = tempfile.mkstemp(prefix=".audit-export-", dir=target.parent or ".")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                n, bad = asyncio.run(export(f))
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    _info(f"exported {n} audit records" + (f" to {args.out}" if args.out else ""))
+    if bad:
+        _info(f"zkattest: {bad} stored row(s) are not valid audit records")
+        return 1
+    return 0
+
+
+def _cmd_audit_key(args: argparse.Namespace) -> int:
+    from .audit import public_jwk, public_pem
+    from .identity.trust import load_or_create_key
+    from .service.bootstrap import audit_key_path
+
+    path = audit_key_path(_server_config(args))
+    if not path.is_file():
+        raise _Fail(f"no audit key at {path} (the service creates it when it first starts)")
+    key = load_or_create_key(path)
+    try:
+        if args.format == "jwk":
+            print(json.dumps(public_jwk(key), indent=2))
+        else:
+            sys.stdout.write(public_pem(key).decode("ascii"))
+    finally:
+        key.destroy()
+    return 0
 
 
 def _die(msg: str) -> NoReturn:

@@ -34,6 +34,8 @@ V1_PATHS = {
     "/v1/agents/{aid}",
     "/v1/approvals",
     "/v1/approvals/{vid}",
+    "/v1/audit",
+    "/v1/audit/key",
 }
 SECRETISH = ("d", "key", "private", "secret", "token", "svid", "seed", "witness", "holder_secret")
 

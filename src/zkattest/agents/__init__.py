@@ -17,9 +17,11 @@ from .agent import (
 )
 from .attestation import TYP, AttestationInvalid, VerifiedAttestation, verify_attestation
 from .pool import PoolStats, Saturated, Slot, WorkPool
+from .trail import AgentAudit, subject_of
 
 __all__ = [
     "TYP",
+    "AgentAudit",
     "AgentError",
     "AgentRuntime",
     "AgentSettings",
@@ -36,5 +38,6 @@ __all__ = [
     "WorkPool",
     "delegation_claims",
     "request_of",
+    "subject_of",
     "verify_attestation",
 ]

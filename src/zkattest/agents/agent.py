@@ -7,6 +7,10 @@ record stored) -> ``running`` (verify or prove, on the :class:`WorkPool`) ->
 concurrent attempts to use one agent exactly one wins, across threads, processes
 and replicas.  The key lives only in this process's memory: an agent that did not
 finish before a crash can never sign (the sweeper marks it expired).
+
+With an :class:`~zkattest.agents.trail.AgentAudit`, every step is also an audit
+event (:mod:`.trail`), recorded after the store's transition and before the next
+step: a failed audit write stops the verification (reason ``audit_unavailable``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +28,7 @@ from opentelemetry import trace
 from opentelemetry.util.types import AttributeValue
 
 from .. import errors
+from ..audit import AuditError, AuditEvent, Link
 from ..credentials import (
     Credential,
     CredentialError,
@@ -44,6 +49,7 @@ from ..store import AgentRecord, Store, VerificationRecord
 from .attestation import TYP
 from .hooks import NO_HOOKS, Hooks, span
 from .pool import Slot, WorkPool
+from .trail import SERVICE, AgentAudit, subject_of
 
 __all__ = [
     "AgentError",
@@ -159,13 +165,25 @@ def request_of(v: VerificationRecord) -> Request:
 class MicroAgent:
     """One agent: its record's id, SPIFFE ID and SVID, and its private key (memory only)."""
 
-    def __init__(self, runtime: AgentRuntime, record: AgentRecord, key: EcKey, svid: str) -> None:
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        record: AgentRecord,
+        key: EcKey,
+        svid: str,
+        verification: VerificationRecord | None = None,
+    ) -> None:
         self._rt = runtime
         self.record = record
         self.id = record.id
         self.spiffe_id = record.spiffe_id
         self.svid = svid
+        self.verification = verification
         self._key: EcKey | None = key
+        #: the agent's latest audit event (the next one links to it)
+        self.last_event: Link | None = None
+        #: its final audit event (retired, failed, expired) is recorded or being recorded
+        self.audit_ended = False
 
     def __repr__(self) -> str:
         return f"MicroAgent({self.spiffe_id!r})"
@@ -184,9 +202,46 @@ class MicroAgent:
             raise AgentError("agent_used", f"agent {self.id} is {state}, not {frm}")
         self._rt.hooks.agent_transition(frm, to)
 
+    async def audit_event(
+        self,
+        kind: str,
+        *,
+        outcome: str = "ok",
+        actor: str | None = None,
+        refs: Mapping[str, Any] | None = None,
+        links: Iterable[AuditEvent | Link] = (),
+        final: bool = False,
+    ) -> AuditEvent | None:
+        """Append this agent's next audit event (linked to its previous one); None
+        without an audit writer.  ``final``: the last event of its life."""
+        audit = self._rt.audit
+        if audit is None:
+            return None
+        if final:
+            self.audit_ended = True
+            self._rt.live.pop(self.id, None)
+        v = self.verification
+        prev = (self.last_event,) if self.last_event is not None else ()
+        ev = await audit.append(
+            kind,
+            actor=self.spiffe_id if actor is None else actor,
+            outcome=outcome,
+            act=v.act if v is not None else None,
+            subject=subject_of(v) if v is not None else None,
+            refs={
+                "agent_id": self.id,
+                "verification_id": self.record.verification_id,
+                **(refs or {}),
+            },
+            links=(*prev, *links),
+        )
+        self.last_event = ev.link()
+        return ev
+
     async def start(self) -> None:
         """provisioned -> running (once; refused after expiry)."""
         await self._cas("provisioned", "running", fresh=True, running_at=self._rt.clock())
+        await self.audit_event("agent.running")
 
     async def attest(self, claims: dict[str, Any]) -> str:
         """running -> attested, then the one signature; the key is destroyed."""
@@ -198,17 +253,26 @@ class MicroAgent:
             "running", "attested", fresh=True, attested_at=self._rt.clock(), attestation_jti=jti
         )
         try:
-            return sign_compact(
+            token = sign_compact(
                 {**claims, "jti": jti}, key, typ=TYP, kid=self.record.key_thumbprint
             )
         finally:
             self.destroy()
+        refs: dict[str, Any] = {"jti": jti}
+        if isinstance(claims.get("circuit_id"), str):
+            refs["circuit_id"] = claims["circuit_id"]
+        if isinstance(claims.get("exp"), int):
+            refs["exp"] = claims["exp"]
+        await self.audit_event("agent.attested", refs=refs)
+        return token
 
     async def retire(self) -> None:
         await self._cas("attested", "retired", fresh=False, retired_at=self._rt.clock())
+        await self.audit_event("agent.retired", actor=SERVICE, final=True)
 
     async def fail(self, reason: str) -> None:
-        """provisioned/running -> failed (no-op if it already left those states)."""
+        """provisioned/running -> failed (no-op if it already left those states).  An
+        agent found expired instead is recorded as ``agent.expired`` (once)."""
         self.destroy()
         for frm in ("running", "provisioned"):
             if await self._rt.store.transition_agent(
@@ -220,7 +284,24 @@ class MicroAgent:
                 failed_reason=reason,
             ):
                 self._rt.hooks.agent_transition(frm, "failed")
+                await self.audit_event(
+                    "agent.failed",
+                    actor=SERVICE,
+                    outcome="failed",
+                    refs={"reason": reason},
+                    final=True,
+                )
                 return
+        if self._rt.audit is not None and not self.audit_ended:
+            rec = await self._rt.store.get_agent(self.id)
+            if rec is not None and rec.state == "expired":
+                await self.record_expired()
+
+    async def record_expired(self) -> None:
+        """``agent.expired``, once: the store's sweep expired this agent."""
+        if not self.audit_ended:
+            self.destroy()
+            await self.audit_event("agent.expired", actor=SERVICE, outcome="expired", final=True)
 
     def destroy(self) -> None:
         if self._key is not None:
@@ -245,6 +326,7 @@ class AgentRuntime:
         authorize: Authorizer | None = None,
         hooks: Hooks = NO_HOOKS,
         tracer: trace.Tracer | None = None,
+        audit: AgentAudit | None = None,
     ) -> None:
         self.store = store
         self.trust = trust
@@ -258,6 +340,10 @@ class AgentRuntime:
         self.hooks = hooks
         #: spans: the service passes its own (a no-op one when tracing is off)
         self.tracer = tracer or trace.get_tracer("zkattest.agents")
+        #: the audit trail (:mod:`.trail`); None: no audit events
+        self.audit = audit
+        #: agents of this process whose final audit event is not recorded yet
+        self.live: dict[str, MicroAgent] = {}
 
     async def provision(self, v: VerificationRecord, task: str) -> MicroAgent:
         """A new agent for verification ``v`` (its audience is the SVID's ``aud``)."""
@@ -314,7 +400,78 @@ class AgentRuntime:
             raise
         self.hooks.agent_transition("none", "provisioned")
         log.info("agent provisioned", extra={"agent": agent_id, "task": task})
-        return MicroAgent(self, rec, key, svid)
+        agent = MicroAgent(self, rec, key, svid, v)
+        if self.audit is not None:
+            self.live[agent_id] = agent
+            try:
+                await agent.audit_event(
+                    "agent.provisioned",
+                    actor=SERVICE,
+                    refs={
+                        "task": task,
+                        "audience": v.audience,
+                        "jti": jti,
+                        "jkt": rec.key_thumbprint,
+                        "exp": int(rec.expires_at),
+                    },
+                    links=self.audit.follows(v.id),
+                )
+            except BaseException:
+                # not recorded: the agent must never act; it ends failed
+                with contextlib.suppress(Exception):
+                    await agent.fail("audit_unavailable")
+                raise
+        return agent
+
+    async def audit_expired(self, now: float) -> int:
+        """Record ``agent.expired`` for this process's agents that the store's sweep
+        expired (call it after :meth:`~zkattest.store.Store.sweep`); returns how many.
+        Agents left by a previous process are swept without an event (their ids are
+        known only to the store)."""
+        n = 0
+        for agent in [a for a in self.live.values() if a.record.expires_at <= now]:
+            if agent.audit_ended:
+                self.live.pop(agent.id, None)
+                continue
+            rec = await self.store.get_agent(agent.id)
+            if rec is None or rec.state not in ("provisioned", "running", "expired"):
+                self.live.pop(agent.id, None)  # past what a sweep expires: its own path ends it
+                continue
+            if rec.state == "expired" and not agent.audit_ended:
+                await agent.record_expired()
+                n += 1
+        return n
+
+    async def _verification_event(
+        self,
+        v: VerificationRecord,
+        kind: str,
+        outcome: str,
+        *,
+        agent: MicroAgent | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """``verification.completed`` / ``verification.failed`` (linked to the agent's
+        last event, else to the verification's latest)."""
+        audit = self.audit
+        if audit is None:
+            return
+        refs: dict[str, Any] = {"verification_id": v.id}
+        if agent is not None:
+            refs["agent_id"] = agent.id
+        if reason is not None:
+            refs["reason"] = reason
+        last = agent.last_event if agent is not None else None
+        await audit.append(
+            kind,
+            actor=SERVICE,
+            outcome=outcome,
+            act=v.act,
+            subject=subject_of(v),
+            refs=refs,
+            links=(last,) if last is not None else audit.follows(v.id),
+        )
+        audit.end(v.id)
 
     def _run(self, req: Request, work: ProofWork | DelegatedWork) -> tuple[Decision, Presentation]:
         """On a worker thread: (decision, presentation checked)."""
@@ -359,14 +516,27 @@ class AgentRuntime:
                 )
                 log.info("agent not provisioned", extra={"reason": refused})
                 self.hooks.verification_finished(mode, "failed", None, refused)
+                await self._verification_event(v, "verification.failed", "failed", reason=refused)
                 return Outcome(None, "failed", None, refused, None)
             agent = await self.provision(
                 v, f"{'verify' if mode == 'proof' else 'prove'}-{v.predicate}"
             )
-        except BaseException:
+        except BaseException as exc:
             slot.release()
             if isinstance(work, DelegatedWork):
                 work.wipe()
+            if isinstance(exc, AuditError):
+                # never half-done: without its audit events the verification ends failed
+                with contextlib.suppress(Exception):
+                    await self.store.finish_verification(
+                        v.id,
+                        status="failed",
+                        result=None,
+                        reason="audit_unavailable",
+                        attestation=None,
+                        agent_id=None,
+                        now=self.clock(),
+                    )
             raise
         try:
             out = await self._handle(agent, v, work, slot, mode)
@@ -378,6 +548,8 @@ class AgentRuntime:
             return out
         finally:
             agent.destroy()
+            if agent.audit_ended:
+                self.live.pop(agent.id, None)
             slot.release_unless_submitted()
             if isinstance(work, DelegatedWork):
                 work.wipe()
@@ -411,6 +583,11 @@ class AgentRuntime:
                     decision = Verifier.decide(pres, ok)
                 if not decision.valid:
                     reason = decision.reason.value if decision.reason else "invalid_proof"
+                await agent.audit_event(
+                    "agent.verified",
+                    outcome="valid" if reason is None else "invalid",
+                    refs=_check_refs(pres.circuit_id, reason),
+                )
             elif reason is None:
                 with self._span("agent.prove", agent, v) as sp:
                     try:
@@ -422,10 +599,18 @@ class AgentRuntime:
                         )
                         sp.set_attribute(A_OUTCOME, "refused")
                         sp.set_attribute(A_REASON, reason)
+                        await agent.audit_event(
+                            "agent.proved", outcome="refused", refs={"reason": reason}
+                        )
                     else:
                         sp.set_attribute(A_OUTCOME, "valid" if decision.valid else "invalid")
                         if not decision.valid:
                             reason = decision.reason.value if decision.reason else "invalid_proof"
+                        await agent.audit_event(
+                            "agent.proved",
+                            outcome="valid" if reason is None else "invalid",
+                            refs=_check_refs(pres.circuit_id, reason),
+                        )
             if reason is not None:
                 return await self._fail(agent, v, reason)
             now = int(self.clock())
@@ -457,9 +642,18 @@ class AgentRuntime:
                 sp.set_attribute("zkattest.result", bool(decision.result))
         except AgentError as e:
             return await self._fail(agent, v, e.reason)
+        except AuditError:
+            # never half-done: the agent and the verification end failed (unaudited:
+            # the trail cannot be written) -- unless _fail already ended them
+            if not agent.audit_ended:
+                await self._fail(agent, v, "audit_unavailable", quiet=True)
+                # it may have signed already: that attestation is never released
+                with contextlib.suppress(AgentError, AuditError):
+                    await agent.retire()
+            raise
         except Exception:
             # never half-done: the agent and the verification end failed
-            await self._fail(agent, v, "internal_error")
+            await self._fail(agent, v, "internal_error", quiet=True)
             raise
         ok = await self.store.finish_verification(
             v.id,
@@ -470,7 +664,16 @@ class AgentRuntime:
             agent_id=agent.id,
             now=self.clock(),
         )
-        await agent.retire()
+        try:
+            if ok:
+                outcome = "yes" if decision.result else "no"
+                await self._verification_event(v, "verification.completed", outcome, agent=agent)
+            else:
+                await self._verification_event(
+                    v, "verification.failed", "expired", agent=agent, reason="verification_expired"
+                )
+        finally:
+            await agent.retire()
         if not ok:  # swept as expired while the agent worked: the attestation is not released
             log.warning("verification expired while its agent worked", extra={"agent": agent.id})
             return Outcome(agent.id, "failed", None, "verification_expired", None)
@@ -487,8 +690,17 @@ class AgentRuntime:
         }
         return span(self.tracer, name, attrs)
 
-    async def _fail(self, agent: MicroAgent, v: VerificationRecord, reason: str) -> Outcome:
-        await agent.fail(reason)
+    async def _fail(
+        self, agent: MicroAgent, v: VerificationRecord, reason: str, *, quiet: bool = False
+    ) -> Outcome:
+        """End the agent and the verification failed: both in the store first, then
+        their audit events (a failed audit write is raised at the end, or with
+        ``quiet`` -- the caller is already raising -- only logged)."""
+        unaudited: AuditError | None = None
+        try:
+            await agent.fail(reason)
+        except AuditError as e:
+            unaudited = e
         await self.store.finish_verification(
             v.id,
             status="failed",
@@ -498,5 +710,23 @@ class AgentRuntime:
             agent_id=agent.id,
             now=self.clock(),
         )
+        if unaudited is None:
+            try:
+                await self._verification_event(
+                    v, "verification.failed", "failed", agent=agent, reason=reason
+                )
+            except AuditError as e:
+                unaudited = e
         log.info("agent failed", extra={"agent": agent.id, "reason": reason})
+        if unaudited is not None:
+            if not quiet:
+                raise unaudited
+            log.error("audit events of a failed agent not recorded (%s)", type(unaudited).__name__)
         return Outcome(agent.id, "failed", None, reason, None)
+
+
+def _check_refs(circuit_id: str, reason: str | None) -> dict[str, Any]:
+    refs: dict[str, Any] = {"circuit_id": circuit_id}
+    if reason is not None:
+        refs["reason"] = reason
+    return refs

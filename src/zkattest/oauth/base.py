@@ -26,7 +26,8 @@ class Client:
     ``audiences``: RP audiences its verifications may name; ``delegates``: client ids
     that may act on its behalf (RFC 8693 ``may_act``); ``approvers``: client ids that
     may approve a step-up of its own (non-delegated) requests; ``approver``: it may
-    hold the ``approve`` scope (a person, an operator).
+    hold the ``approve`` scope (a person, an operator); ``admin``: it may hold the
+    ``audit`` scope (read the audit trail).
     """
 
     client_id: str
@@ -38,12 +39,15 @@ class Client:
     delegates: frozenset[str] = frozenset()
     approvers: frozenset[str] = frozenset()
     approver: bool = False
+    admin: bool = False
 
     def scopes(self) -> frozenset[str]:
         """Every scope this client may be granted."""
         s = {f"verify:{p}" for p in self.predicates}
         if self.approver:
             s.add("approve")
+        if self.admin:
+            s.add("audit")
         return frozenset(s)
 
 

@@ -12,7 +12,8 @@ error rather than a silently ignored setting)::
        "audiences": ["https://shop.example"],    # RP audiences it may name
        "delegates": ["agent-7"],                 # clients that may act for it
        "approvers": ["alice-phone"],             # clients that may approve its step-ups
-       "approver": false}                        # it may hold the "approve" scope
+       "approver": false,                        # it may hold the "approve" scope
+       "admin": false}                           # it may hold the "audit" scope
     ]}
 
 A ``.toml`` file with the same structure (``[[clients]]`` tables) is read too, but
@@ -88,6 +89,7 @@ _FIELDS: Final = frozenset(
         "delegates",
         "approvers",
         "approver",
+        "admin",
     }
 )
 _KINDS: Final = ("agent", "person")
@@ -195,6 +197,9 @@ def _fields(obj: Mapping[str, Any]) -> Client:
     approver = obj.get("approver", False)
     if type(approver) is not bool:
         raise _Bad("approver: must be true or false")
+    admin = obj.get("admin", False)
+    if type(admin) is not bool:
+        raise _Bad("admin: must be true or false")
     k: Literal["agent", "person"] = "person" if kind == "person" else "agent"
     return Client(
         client_id=cid,
@@ -206,6 +211,7 @@ def _fields(obj: Mapping[str, Any]) -> Client:
         delegates=frozenset(delegates),
         approvers=frozenset(approvers),
         approver=approver,
+        admin=admin,
     )
 
 
@@ -243,6 +249,7 @@ def client_to_json(client: Client) -> dict[str, Any]:
         "delegates": sorted(client.delegates),
         "approvers": sorted(client.approvers),
         "approver": client.approver,
+        "admin": client.admin,
     }
 
 

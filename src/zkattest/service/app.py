@@ -13,6 +13,7 @@ from opentelemetry.trace import TracerProvider
 
 from .. import __version__
 from .approvals import ApprovalController
+from .audit_api import AuditController
 from .bootstrap import Resources, bootstrap
 from .config import Config
 from .discovery import (
@@ -74,6 +75,7 @@ def create_app(
             OAuthController,
             as_metadata,
             ApprovalController,
+            AuditController,
             healthz,
             readyz,
             metrics_endpoint,

@@ -19,7 +19,9 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody
 
+from ..agents import subject_of
 from ..store import VerificationRecord
+from .audit import thread_deadline
 from .auth import Caller, authenticate
 from .problems import ApiError
 from .schemas import ID_RE, ApprovalDecision, ApprovalList, ApprovalView
@@ -71,6 +73,35 @@ def _clients_approved_by(svc: Services, who: str) -> list[str]:
     return [c.client_id for c in svc.res.clients.list() if who in c.approvers]
 
 
+async def _audit_decided(
+    svc: Services, caller: Caller, v: VerificationRecord, approve: bool
+) -> None:
+    """``approval.decided`` by the approver (and ``verification.failed`` for a denial),
+    durable before the approver's answer is acknowledged."""
+    ev = await svc.audit.append(
+        "approval.decided",
+        actor=caller.token.sub,
+        outcome="approved" if approve else "denied",
+        subject=subject_of(v),
+        act=caller.token.act,
+        refs={"verification_id": v.id, "approval_id": v.id, "client_id": caller.client_id},
+        links=svc.audit.follows(v.id),
+    )
+    if approve:
+        svc.audit.note(v.id, ev, until=thread_deadline(svc.config, v.expires_at))
+        return
+    await svc.audit.append(
+        "verification.failed",
+        actor="service",
+        outcome="failed",
+        subject=subject_of(v),
+        act=v.act,
+        refs={"verification_id": v.id, "reason": v.reason or "approval_denied"},
+        links=(ev,),
+    )
+    svc.audit.end(v.id)
+
+
 class ApprovalController(Controller):
     path = "/v1/approvals"
     tags = ["approvals"]  # noqa: RUF012 (Litestar declares it an instance attribute)
@@ -118,6 +149,7 @@ class ApprovalController(Controller):
             if after.status == "awaiting_approval":
                 raise ApiError(409, "the approval could not be recorded", reason="conflict")
             raise ApiError(409, f"already decided ({after.status})", reason="already_decided")
+        await _audit_decided(svc, caller, after, approve)
         log.info(
             "approval decided",
             extra={"verification": vid, "decision": data.decision, "by": caller.token.sub},

@@ -12,12 +12,13 @@ from pathlib import Path
 from .. import errors
 from ..credentials import Issuer, IssuerKey, KeyStore, read_public_key
 from ..groth16 import VerifyingKey
-from ..identity import TrustDomainKey
+from ..identity import EcKey, TrustDomainKey
+from ..identity.trust import load_or_create_key
 from ..oauth.clients import ClientRegistry
 from ..policy import PolicyEngine, PolicyError
 from .config import Config, ConfigError
 
-__all__ = ["CIRCUIT", "Resources", "bootstrap", "dev_issuer_path"]
+__all__ = ["CIRCUIT", "Resources", "audit_key_path", "bootstrap", "dev_issuer_path"]
 
 log = logging.getLogger("zkattest.service")
 CIRCUIT = "age_gte"
@@ -35,6 +36,12 @@ class Resources:
     oauth: TrustDomainKey
     clients: ClientRegistry
     policy: PolicyEngine
+    #: signs the audit trail's checkpoints (``zkattest audit key`` prints its public half)
+    audit_key: EcKey
+
+
+def audit_key_path(config: Config) -> Path:
+    return config.data_path / "audit.key.pem"
 
 
 def dev_issuer_path(config: Config) -> Path:
@@ -72,6 +79,7 @@ def bootstrap(config: Config, *, progress: bool | None = None) -> Resources:
         _private_dir(data)
         trust = TrustDomainKey.load_or_create(data / "trust-domain.key.pem", config.trust_domain)
         oauth = TrustDomainKey.load_or_create(data / "oauth-signing.key.pem", config.trust_domain)
+        audit_key = load_or_create_key(audit_key_path(config))
         keys = KeyStore(config.key_path)
         if not keys.has(CIRCUIT):
             log.info("no %s keys in %s: running the development setup", CIRCUIT, keys.path)
@@ -117,4 +125,5 @@ def bootstrap(config: Config, *, progress: bool | None = None) -> Resources:
         oauth,
         clients,
         policy,
+        audit_key,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import tomllib
 import typing
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from .. import errors
 __all__ = ["Config", "ConfigError", "default_data_dir", "load_config"]
 
 _TD = re.compile(r"[a-z0-9._-]{1,255}")
+#: the audit chain-id grammar (zkattest.audit.events)
+_CHAIN_ID = re.compile(r"[A-Za-z0-9._~-]{1,64}")
 
 
 class ConfigError(errors.InvalidParameter):
@@ -87,6 +90,9 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     poll_interval: int = 2
     #: verification requests per minute per client above which the risk score rises
     rate_soft_limit: int = 60
+    #: this instance's audit chain id ([A-Za-z0-9._~-]{1,64}), one per replica and kept
+    #: across restarts; default "<hostname>-<port>" (see :attr:`chain_id`)
+    instance_id: str = ""
 
     def __post_init__(self) -> None:
         def bad(key: str, why: str) -> ConfigError:
@@ -134,6 +140,8 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             raise bad("poll_interval", "must be 1..60 seconds")
         if not 1 <= self.rate_soft_limit <= 1_000_000:
             raise bad("rate_soft_limit", "must be 1..1000000 per minute")
+        if self.instance_id and not _CHAIN_ID.fullmatch(self.instance_id):
+            raise bad("instance_id", "1..64 letters, digits, '.', '_', '~', '-'")
         if self.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", self.public_url):
             raise bad("public_url", "must be an http(s) URL without query or fragment")
 
@@ -171,6 +179,18 @@ class Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     @property
     def token_endpoint(self) -> str:
         return f"{self.base_url}/oauth/token"
+
+    @property
+    def chain_id(self) -> str:
+        """The audit chain this instance writes: ``instance_id``, else
+        ``<hostname>-<port>`` (the hostname's characters outside the chain-id grammar
+        replaced by ``-``, cut to fit 64 characters): stable across restarts, distinct
+        for replicas on distinct hosts or ports."""
+        if self.instance_id:
+            return self.instance_id
+        suffix = f"-{self.port}"
+        host = re.sub(r"[^A-Za-z0-9._~-]", "-", socket.gethostname()) or "zkattest"
+        return host[: 64 - len(suffix)] + suffix
 
     @property
     def n_workers(self) -> int:

@@ -22,6 +22,7 @@ DPoP ``jti`` and the client assertion ``jti`` are the last steps of their checks
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -29,6 +30,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from opentelemetry import trace
 
+from ..audit import AuditEvent
 from ..identity.jwk import ASYMMETRIC_ALGS
 from ..oauth.base import Client
 from ..oauth.client_auth import authenticate_client
@@ -57,6 +59,9 @@ _CLIENT_CREDENTIALS = "client_credentials"
 _MAX_FIELDS = 32
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _SUBJECT_TYPES = frozenset({ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE})
+#: grant names as the audit trail records them (``refs.task``)
+_GRANT_NAMES = {_CLIENT_CREDENTIALS: "client_credentials", TOKEN_EXCHANGE: "token_exchange"}
+_NOT_CODE = re.compile(r"[^a-z0-9_.-]")
 
 
 def _form(body: bytes) -> dict[str, str]:
@@ -102,6 +107,36 @@ def _issued(svc: Services, client_id: str, grant: str) -> None:
     sp = trace.get_current_span()  # oauth.token
     sp.set_attribute("zkattest.client.id", client_id)
     sp.set_attribute("zkattest.oauth.grant", grant)
+
+
+async def _audit_issued(
+    svc: Services, tok: AccessToken, grant: str, links: tuple[AuditEvent, ...] = ()
+) -> None:
+    """``token.issued``: durable before the token is handed out."""
+    await svc.audit.append(
+        "token.issued",
+        actor=tok.client_id,
+        outcome="ok",
+        subject=tok.sub,
+        act=tok.act,
+        refs={
+            "client_id": tok.client_id,
+            "scope": " ".join(sorted(tok.scope)),
+            "jti": tok.jti,
+            "exp": tok.exp,
+            "jkt": tok.jkt,
+            "audience": tok.aud,
+            "task": _GRANT_NAMES[grant],
+        },
+        links=links,
+    )
+
+
+def _code(text: str) -> str | None:
+    """A refusal reason as an audit reason code (``subject_token:expired`` ->
+    ``subject_token.expired``); None if nothing code-like is left."""
+    code = _NOT_CODE.sub(".", text.lower())[:64]
+    return code if code[:1].isalpha() else None
 
 
 def _error(exc: OAuthError) -> Response[bytes]:
@@ -155,8 +190,8 @@ class OAuthController(Controller):
     async def _issue(self, request: Request[Any, Any, Any], svc: Services) -> TokenResponse:
         cfg = svc.config
         form = _form(await request.body())
-        grant = form.get("grant_type")
-        if grant not in (_CLIENT_CREDENTIALS, TOKEN_EXCHANGE):
+        grant = form.get("grant_type") or ""
+        if grant not in _GRANT_NAMES:
             raise OAuthError(
                 "unsupported_grant_type" if grant else "invalid_request",
                 "grant_type must be client_credentials or token-exchange",
@@ -183,6 +218,32 @@ class OAuthController(Controller):
             now=now,
             replay=svc.store,
         )
+        try:
+            return await self._grant(svc, form, client, grant, proof.jkt, now)
+        except OAuthError as e:
+            # an authenticated client was refused: audited (unauthenticated refusals
+            # are only counted, so that nobody can fill the trail)
+            await svc.audit.append(
+                "token.refused",
+                actor=client.client_id,
+                outcome=e.error,
+                refs={
+                    "client_id": client.client_id,
+                    "task": _GRANT_NAMES[grant],
+                    "reason": _code(e.reason or e.error),
+                },
+            )
+            raise
+
+    async def _grant(
+        self,
+        svc: Services,
+        form: dict[str, str],
+        client: Client,
+        grant: str,
+        jkt: str,
+        now: float,
+    ) -> TokenResponse:
         aud = _resource(svc, form)
         requested = _scope(form.get("scope"))
         if grant == _CLIENT_CREDENTIALS:
@@ -195,14 +256,15 @@ class OAuthController(Controller):
                 client_id=client.client_id,
                 aud=aud,
                 scope=sorted(scope),
-                jkt=proof.jkt,
+                jkt=jkt,
                 now=int(now),
                 may_act=may_act_for(client, form.get("may_act"), issuer=svc.tokens.issuer),
             )
+            await _audit_issued(svc, tok, grant)
             log.info("token issued", extra={"client": client.client_id, "grant": "cc"})
             _issued(svc, client.client_id, _CLIENT_CREDENTIALS)
             return self._response(tok, None)
-        return await self._exchange(svc, form, client, aud, requested, proof.jkt, now)
+        return await self._exchange(svc, form, client, aud, requested, jkt, now)
 
     async def _exchange(
         self,
@@ -250,6 +312,20 @@ class OAuthController(Controller):
                 depth=d.depth,
             ),
         )
+        decided = await svc.audit.append(
+            "policy.decided",
+            actor=client.client_id,
+            outcome=decision.outcome,
+            subject=d.sub,
+            act=d.act,
+            refs={
+                "client_id": client.client_id,
+                "policy_ids": list(decision.policy_ids),
+                "predicate": "delegate",
+                "audience": aud,
+                "task": "exchange",
+            },
+        )
         if decision.outcome != "allow":
             raise OAuthError(
                 "invalid_grant",
@@ -266,6 +342,7 @@ class OAuthController(Controller):
             act=d.act,
             may_act=may_act_for(client, form.get("may_act"), issuer=svc.tokens.issuer),
         )
+        await _audit_issued(svc, tok, TOKEN_EXCHANGE, (decided,))
         log.info("token issued", extra={"client": client.client_id, "grant": "exchange"})
         _issued(svc, client.client_id, "token_exchange")
         return self._response(tok, ACCESS_TOKEN_TYPE)
@@ -317,5 +394,5 @@ async def as_metadata(request: Request[Any, Any, Any]) -> dict[str, Any]:
         "token_endpoint_auth_methods_supported": ["private_key_jwt"],
         "token_endpoint_auth_signing_alg_values_supported": algs,
         "dpop_signing_alg_values_supported": algs,
-        "scopes_supported": ["verify:age_gte", "approve"],
+        "scopes_supported": ["verify:age_gte", "approve", "audit"],
     }

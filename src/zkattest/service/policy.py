@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.util.types import AttributeValue
 
-from ..agents import Authorizer
+from ..agents import Authorizer, subject_of
 from ..oauth.base import Client
 from ..policy import PolicyDecision, PolicyInput, Principal, risk_score
 from ..store import VerificationRecord
@@ -142,6 +142,25 @@ def provision_authorizer(svc: Services) -> Authorizer:
                 approved=approved,
             ),
         )
+        decided = await svc.audit.append(
+            "policy.decided",
+            actor=client.client_id,
+            outcome=d.outcome,
+            subject=subject_of(v),
+            act=v.act,
+            refs={
+                "verification_id": v.id,
+                "client_id": client.client_id,
+                "policy_ids": list(d.policy_ids),
+                "predicate": v.predicate,
+                "audience": v.audience,
+                "min_age": int(v.params["min_age"]),
+                "task": "provision",
+            },
+            links=svc.audit.follows(v.id),
+        )
+        # the agent's first event follows this decision
+        svc.audit.note(v.id, decided, until=v.expires_at + 60)
         return None if d.outcome == "allow" else "policy_denied"
 
     return authorize

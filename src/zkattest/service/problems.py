@@ -17,6 +17,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from .. import errors
 from ..agents import Saturated
+from ..audit import AuditError, AuditRefused
 from ..oauth.errors import OAuthError
 from ..store import StoreUnavailable
 from .schemas import ProblemDetails
@@ -152,6 +153,25 @@ def _store_down(request: Request[Any, Any, Any], exc: StoreUnavailable) -> Respo
     )
 
 
+def _audit_down(request: Request[Any, Any, Any], exc: AuditError) -> Response[bytes]:
+    # nothing that depends on an unrecorded event is released
+    log.error("audit trail unavailable: %s", type(exc).__name__)
+    return problem(
+        request,
+        503,
+        "the audit trail cannot be written; retry later",
+        slug="audit-unavailable",
+        reason="audit_unavailable",
+        headers={"Retry-After": "2"},
+    )
+
+
+def _audit_refused(request: Request[Any, Any, Any], exc: AuditRefused) -> Response[bytes]:
+    # an event outside the audit schema is a bug here, not bad input from the client
+    log.error("audit event refused on %s: %s", request.url.path, exc)
+    return problem(request, HTTP_500_INTERNAL_SERVER_ERROR, "internal error")
+
+
 def _oauth(request: Request[Any, Any, Any], exc: OAuthError) -> Response[bytes]:
     # resource endpoints: problem details plus the RFC 6750/9449 challenge headers
     return problem(
@@ -192,6 +212,8 @@ exception_handlers: dict[type[Exception] | int, Any] = {
     HTTPException: _http,
     Saturated: _saturated,
     StoreUnavailable: _store_down,
+    AuditRefused: _audit_refused,
+    AuditError: _audit_down,
     OAuthError: _oauth,
     errors.InvalidInput: _invalid_input,
     Exception: _internal,

@@ -16,6 +16,7 @@ __all__ = [
     "ApprovalView",
     "AttestationCheck",
     "AttestationVerdict",
+    "AuditPageView",
     "CircuitView",
     "CreateVerification",
     "DelegatedSubmission",
@@ -236,6 +237,15 @@ class AgentView(msgspec.Struct):
     attested_at: str | None
     retired_at: str | None
     failed_reason: str | None
+
+
+class AuditPageView(msgspec.Struct):
+    """``GET /v1/audit``: records exactly as trail-file lines hold them (``{"event":
+    {...}}`` or ``{"checkpoint": "<JWS>"}``) and the cursor of the next page (null at
+    the end)."""
+
+    records: list[dict[str, Any]]
+    next: str | None
 
 
 class ProblemDetails(msgspec.Struct, omit_defaults=True):

@@ -9,7 +9,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -17,11 +17,14 @@ from litestar import Litestar
 from opentelemetry import trace
 
 from ..agents import AgentRuntime, AgentSettings, WorkPool
+from ..audit import AuditError
 from ..credentials import Verifier
 from ..identity import TrustBundle
 from ..oauth.nonce import NonceIssuer
 from ..oauth.tokens import TokenIssuer
 from ..store import Store, StoreError, open_store
+from ..store.audit import AuditStore
+from .audit import ServiceAudit
 from .bootstrap import Resources
 from .config import Config
 from .policy import provision_authorizer
@@ -57,6 +60,8 @@ class Services:
     nonces: NonceIssuer
     metrics: Metrics
     tracing: Tracing
+    #: this process's audit chain (:mod:`.audit`)
+    audit: ServiceAudit
     #: the service's own spans (policy.decide, oauth.*): a no-op tracer when tracing is off
     tracer: trace.Tracer
     clock: Callable[[], float] = time.time
@@ -97,6 +102,22 @@ async def _sweeper(svc: Services, interval: float) -> None:
                 del svc.polls[vid]
         except StoreError as e:
             log.warning("sweep failed: %s", type(e).__name__)
+        try:
+            await _audit_tick(svc)
+        except Exception as e:  # the sweeper must go on
+            log.error("audit tick failed: %s", type(e).__name__)
+
+
+async def _audit_tick(svc: Services) -> None:
+    """The sweeper's audit work: ``agent.expired`` for this process's swept agents,
+    forget ended verifications, sign the chain's head (a short unsigned tail)."""
+    now = svc.clock()
+    try:
+        await svc.runtime.audit_expired(now)
+    except (StoreError, AuditError) as e:
+        log.warning("audit of expired agents failed: %s", type(e).__name__)
+    svc.audit.purge(now)
+    await svc.audit.checkpoint()
 
 
 def lifespan_for(
@@ -106,6 +127,17 @@ def lifespan_for(
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         cfg = res.config
         store = traced_store(await open_store(cfg.db_url), tracing, cfg.db_url)
+        audit = ServiceAudit(res.audit_key, cfg.chain_id, cast(AuditStore, store), clock=clock)
+        try:
+            head = await audit.open()  # a restart continues the chain
+        except BaseException:
+            await store.close()
+            raise
+        log.info(
+            "audit chain %s continues at seq %d",
+            cfg.chain_id,
+            head.seq + 1 if head is not None else 0,
+        )
         pool = WorkPool(
             cfg.n_workers,
             cfg.queue,
@@ -131,6 +163,7 @@ def lifespan_for(
             clock=clock,
             hooks=metrics,
             tracer=tracing.tracer("zkattest.agents"),
+            audit=audit,
         )
         # warm the proving key so the first delegated request does not pay for it
         await asyncio.get_running_loop().run_in_executor(None, res.keys.proving_key, "age_gte")
@@ -147,6 +180,7 @@ def lifespan_for(
             nonces=NonceIssuer(nonce_key(res)),
             metrics=metrics,
             tracing=tracing,
+            audit=audit,
             tracer=tracing.tracer("zkattest.service"),
             clock=clock,
         )
@@ -168,6 +202,7 @@ def lifespan_for(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             pool.shutdown()
+            await audit.close()  # the final checkpoint
             await store.close()
             tracing.shutdown()  # flushes the spans of the last requests
 

@@ -34,12 +34,14 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from .. import errors
-from ..agents import DelegatedWork, ProofWork
+from ..agents import DelegatedWork, ProofWork, subject_of
+from ..audit import AuditEvent
 from ..credentials import PERSON, Credential, Holder, Presentation, to_field
 from ..field import R
 from ..identity.jose import b64url_encode, within_depth
 from ..policy import PolicyInput, risk_score
 from ..store import VerificationRecord
+from .audit import ANONYMOUS, thread_deadline
 from .auth import Caller, authenticate, challenge
 from .policy import chain_of, decide, principal_of, request_rate
 from .problems import ApiError
@@ -114,8 +116,37 @@ async def _decide(
     audience: str,
     params: dict[str, int],
     now: float,
+) -> tuple[str, tuple[str, ...], AuditEvent]:
+    """The policy's answer to a verification request (stage ``request``), and its
+    ``policy.decided`` event (durable before the request goes on or is refused)."""
+    outcome, ids = await _policy(svc, caller, predicate, audience, params, now)
+    decided = await svc.audit.append(
+        "policy.decided",
+        actor=caller.client_id,
+        outcome=outcome,
+        subject=caller.token.sub,
+        act=caller.token.act,
+        refs={
+            "client_id": caller.client_id,
+            "policy_ids": list(ids),
+            "predicate": predicate,
+            "audience": audience,
+            "min_age": params["min_age"],
+            "task": "request",
+        },
+    )
+    return outcome, ids, decided
+
+
+async def _policy(
+    svc: Services,
+    caller: Caller,
+    predicate: str,
+    audience: str,
+    params: dict[str, int],
+    now: float,
 ) -> tuple[str, tuple[str, ...]]:
-    """The policy's answer to a verification request (stage ``request``)."""
+    """The policy's answer (outcome, policy ids) to a verification request."""
     # the request being decided is one of "this client's requests in the last minute"
     # (it is not stored yet; at stage provision the stored one counts itself)
     rate = await request_rate(svc, caller.client_id, now) + 1
@@ -141,6 +172,47 @@ async def _decide(
         # nobody could ever approve it: refuse now rather than park it to expire
         return "deny", (*d.policy_ids, "no-approver")
     return d.outcome, d.policy_ids
+
+
+async def _audit_created(svc: Services, v: VerificationRecord, decided: AuditEvent | None) -> None:
+    """``verification.created`` (and ``approval.requested`` for a step-up), durable
+    before the RP learns the request URI; the verification's latest event is kept
+    for the next one (its approval, or its agent)."""
+    refs = {
+        "verification_id": v.id,
+        "client_id": v.client_id,
+        "predicate": v.predicate,
+        "audience": v.audience,
+        "min_age": int(v.params["min_age"]),
+        "exp": int(v.expires_at),
+        "policy_ids": list(v.policy_ids) or None,
+    }
+    ev = await svc.audit.append(
+        "verification.created",
+        actor=v.client_id or ANONYMOUS,
+        outcome=v.status,
+        subject=subject_of(v),
+        act=v.act,
+        refs=refs,
+        links=(decided,) if decided is not None else (),
+    )
+    if v.status == "awaiting_approval":
+        ev = await svc.audit.append(
+            "approval.requested",
+            actor=v.client_id or ANONYMOUS,
+            outcome="pending",
+            subject=subject_of(v),
+            act=v.act,
+            refs={
+                "verification_id": v.id,
+                "approval_id": v.id,
+                "client_id": v.client_id,
+                "exp": int(v.expires_at),
+                "policy_ids": list(v.policy_ids) or None,
+            },
+            links=(ev,),
+        )
+    svc.audit.note(v.id, ev, until=thread_deadline(svc.config, v.expires_at))
 
 
 def _approvers(svc: Services, caller: Caller) -> bool:
@@ -178,9 +250,12 @@ class VerificationController(Controller):
         params = {"min_age": data.params.min_age}
         status = "pending"
         policy: PolicyView | None = None
+        decided: AuditEvent | None = None
         expires_at = now + cfg.verification_ttl
         if caller is not None:
-            outcome, ids = await _decide(svc, caller, data.predicate, data.audience, params, now)
+            outcome, ids, decided = await _decide(
+                svc, caller, data.predicate, data.audience, params, now
+            )
             policy = PolicyView(outcome, list(ids))
             if outcome == "deny":
                 raise ApiError(
@@ -224,6 +299,7 @@ class VerificationController(Controller):
             policy_ids=tuple(policy.policy_ids) if policy else (),
         )
         await svc.store.create_verification(v)
+        await _audit_created(svc, v, decided)
         log.info("verification created", extra={"verification": v.id, "status": v.status})
         return VerificationCreated(
             id=v.id,
