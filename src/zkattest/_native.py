@@ -99,6 +99,14 @@ def _threads(nthreads: int | None) -> int:
     return nthreads
 
 
+def _uint(name: str, value: int, bits: int) -> int:
+    """An integer argument of a C unsigned type (``bits`` wide): out of range is a
+    library error here, not cffi's OverflowError."""
+    if not isinstance(value, int) or not 0 <= value < 1 << bits:
+        raise errors.InvalidParameter(f"{name} must be an integer in 0..2**{bits}-1")
+    return value
+
+
 def _ptr(ctype: str, data: bytes) -> Any:
     return ffi.from_buffer(ctype + " *", data)
 
@@ -242,7 +250,7 @@ def fq_mul_loop(x: bytes, y: bytes, iters: int) -> bytes:
     y = _bytes("y", y, FQ_BYTES)
     buf = ffi.new("zka_fq *")
     ffi.memmove(buf, x, FQ_BYTES)
-    check(lib.zka_fq_mul_loop(buf, _ptr("zka_fq", y), iters), "fq_mul_loop")
+    check(lib.zka_fq_mul_loop(buf, _ptr("zka_fq", y), _uint("iters", iters, 64)), "fq_mul_loop")
     return bytes(ffi.buffer(buf))
 
 
@@ -264,6 +272,7 @@ fq12_conj = _unary(lib.zka_fq12_conj, "zka_fq12", FQ12_BYTES)
 def fq12_frobenius(a: bytes, power: int) -> bytes:
     a = _bytes("a", a, FQ12_BYTES)
     out = ffi.new("zka_fq12 *")
+    power = _uint("power", power, 32)
     check(lib.zka_fq12_frobenius(out, _ptr("zka_fq12", a), power), "fq12_frobenius")
     return bytes(ffi.buffer(out))
 
@@ -381,7 +390,7 @@ g2_in_subgroup = _validator(lib.zka_g2_in_subgroup, "zka_g2", G2_BYTES)
 
 
 def msm_window(n: int) -> int:
-    return int(lib.zka_msm_window(n))
+    return int(lib.zka_msm_window(_uint("n", n, 64)))
 
 
 # ---------------------------------------------------------------- NTT
@@ -441,6 +450,7 @@ def poseidon_hash(inputs: bytes) -> bytes:
 
 def poseidon_hashes(inputs: bytes, arity: int) -> bytes:
     inputs, n = _array("inputs", inputs, FR_BYTES)
+    arity = _uint("arity", arity, 64)
     if arity <= 0 or n % arity:
         raise errors.InvalidLength("inputs must hold a whole number of rows of `arity` elements")
     count = n // arity
@@ -463,7 +473,7 @@ def poseidon_permute(state: bytes) -> bytes:
 def poseidon_rounds(t: int) -> tuple[int, int]:
     f = ffi.new("uint32_t *")
     p = ffi.new("uint32_t *")
-    check(lib.zka_poseidon_rounds(f, p, t), "poseidon_rounds")
+    check(lib.zka_poseidon_rounds(f, p, _uint("t", t, 64)), "poseidon_rounds")
     return int(f[0]), int(p[0])
 
 
