@@ -46,7 +46,7 @@ import pytest
 from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from litestar import Litestar
 from litestar.testing import TestClient
@@ -254,12 +254,6 @@ INFINITY_ALIASES = {
 }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="groth16/formats.py _g1_from_json/_g2_from_json take z = 0 as infinity whatever "
-    "x and y are, and G1/G2.from_xy take the affine (0, 0) as infinity: several JSON "
-    "encodings of one point (snarkjs writes only [0, 1, 0] / [[0,0],[1,0],[0,0]])",
-)
 @pytest.mark.parametrize("case", sorted(INFINITY_ALIASES))
 def test_noncanonical_infinity_is_malformed(
     client: TestClient[Litestar], base_res: Resources, wallets: list[Wallet], case: str
@@ -359,7 +353,6 @@ def test_random_g1_coordinates(
     pending: tuple[TestClient[Litestar], Pending], which: str, x: int, y: int
 ) -> None:
     """Random coordinates are off the curve (or non-canonical): refused at decoding."""
-    assume((x, y) != (0, 0))  # taken as the point at infinity (see the xfail below)
     c, p = pending
     body = _refused(_present(c, p, _edit(p.pres, ("proof", which), _g1(x, y))), (x, y))
     assert body.get("reason") == "malformed"
@@ -370,7 +363,7 @@ def test_random_g1_coordinates(
 def test_random_g2_coordinates(
     pending: tuple[TestClient[Litestar], Pending], coords: list[int]
 ) -> None:
-    assume(any(coords))  # taken as the point at infinity (see the xfail below)
+
     c, p = pending
     x0, x1, y0, y1 = (str(v) for v in coords)
     bad = _edit(p.pres, ("proof", "pi_b"), [[x0, x1], [y0, y1], ["1", "0"]])

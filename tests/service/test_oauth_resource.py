@@ -702,3 +702,16 @@ def test_resource_nonce_expires(nonce_api: Api, party: Party) -> None:
     assert fresh != nonce
     r = api.http.get(path, headers=api.headers(party.alice, "GET", path, nonce=fresh))
     assert r.status_code == 200, r.text
+
+
+def test_percent_encoded_path_is_compared_as_sent(
+    auth_client: TestClient[Litestar], party: Party
+) -> None:
+    """The proof names the URL the client used, percent-encoding and all: a correctly
+    signed proof for an encoded path reaches the handler (404: no such verification)
+    instead of failing the htu comparison."""
+    c, shop = auth_client, party.shop
+    shop.get_token(c, BASE)
+    path = "/v1/verifications/a%20b?code_verifier=" + "v" * 43
+    r = c.get(path, headers=shop.auth("GET", BASE + path.split("?")[0]))
+    assert r.status_code == 404, r.text

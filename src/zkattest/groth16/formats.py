@@ -408,10 +408,16 @@ def _g1_from_json(obj: object, what: str) -> G1:
     x = _dec(obj[0], f"{what}.x", P)
     y = _dec(obj[1], f"{what}.y", P)
     z = _dec(obj[2], f"{what}.z", P) if len(obj) == 3 else 1
+    # one encoding per point: infinity is exactly [0, 1, 0] (as snarkjs writes it),
+    # and the affine (0, 0) -- not on the curve -- is not another name for it
     if z == 0:
+        if (x, y) != (0, 1):
+            raise MalformedFile(f"{what}: the point at infinity is [0, 1, 0]")
         return G1.identity()
     if z != 1:
         raise MalformedFile(f"{what}: z must be 1 (affine) or 0 (infinity)")
+    if (x, y) == (0, 0):
+        raise MalformedFile(f"{what}: (0, 0) is not a G1 point")
     try:
         return G1.from_xy(x, y)
     except errors.InvalidInput as e:
@@ -431,9 +437,13 @@ def _g2_from_json(obj: object, what: str) -> G2:
     y = _fq2_from_json(obj[1], f"{what}.y")
     z = _fq2_from_json(obj[2], f"{what}.z") if len(obj) == 3 else (1, 0)
     if z == (0, 0):
+        if (x, y) != ((0, 0), (1, 0)):
+            raise MalformedFile(f"{what}: the point at infinity is [[0, 0], [1, 0], [0, 0]]")
         return G2.identity()
     if z != (1, 0):
         raise MalformedFile(f"{what}: z must be [1, 0] (affine) or [0, 0] (infinity)")
+    if x == (0, 0) and y == (0, 0):
+        raise MalformedFile(f"{what}: (0, 0) is not a G2 point")
     try:
         return G2.from_xy(x, y)
     except errors.InvalidInput as e:

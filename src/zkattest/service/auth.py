@@ -97,6 +97,15 @@ def _one(request: Request[Any, Any, Any], name: str) -> str | None:
     return values[0] if values else None
 
 
+def _raw_path(request: Request[Any, Any, Any]) -> str:
+    """The path as the client sent it (percent-encoding intact): what its proof's
+    ``htu`` names.  The decoded ``request.url.path`` would re-encode differently."""
+    raw = request.scope.get("raw_path")
+    if isinstance(raw, bytes) and raw:
+        return raw.decode("latin-1").split("?", 1)[0]
+    return request.url.path
+
+
 async def authenticate(
     request: Request[Any, Any, Any], svc: Services, *, scope: str | None
 ) -> Caller:
@@ -149,7 +158,7 @@ async def _authenticate(
     await check_dpop(
         _one(request, "dpop"),
         method=request.method,
-        url=cfg.base_url + request.url.path,
+        url=cfg.base_url + _raw_path(request),
         now=now,
         replay=svc.store,
         nonces=svc.nonces if cfg.dpop_nonce_resource else None,
