@@ -235,7 +235,9 @@ def test_verification_expired_while_agent_works(env: Env, pres_yes: Presentation
 
     env.verifier.check_public = slow_check  # type: ignore[method-assign]
     out = run(env.runtime.handle(v, ProofWork(pres_yes), env.pool.reserve()))
-    assert swept == [{"verifications_expired": 1, "agents_expired": 0, "one_use_purged": 0}]
+    assert swept == [
+        {"verifications_expired": 1, "agents_expired": 0, "agents_retired": 0, "one_use_purged": 0}
+    ]
     assert out == Outcome(out.agent_id, "failed", None, "verification_expired", None)
     stored = run(env.store.get_verification(v.id))
     assert stored is not None and stored.status == "expired"

@@ -15,14 +15,17 @@ import pytest
 
 from zkattest.audit import (
     AuditConflict,
+    AuditError,
     AuditEvent,
     AuditLog,
     AuditRefused,
     AuditWriterFailed,
+    ChainHead,
     Checkpoint,
     JsonlSink,
     MalformedRecord,
     MemorySink,
+    advance_head,
     encode_record,
     verify_trail,
 )
@@ -204,6 +207,82 @@ def test_a_checkpoint_must_fit_the_chain(store: AnyStore) -> None:
     assert head is not None and head.checkpoint == cps[1]
 
 
+def test_writes_are_accepted_exactly_as_advance_head_says(store: AnyStore) -> None:
+    # every small write against every small stored state: the store takes a write iff
+    # advance_head (the sink contract) does, raises the same error class otherwise and
+    # writes nothing then; its head afterwards is advance_head's
+    records = chain(5, every=1)  # a checkpoint for every event
+    evs = events_of(records)
+    cps = [r for r in records if isinstance(r, Checkpoint)]
+    assert [cp.seq for cp in cps] == [0, 1, 2, 3, 4]
+
+    async def other_history() -> list[AuditEvent]:
+        # the same chain id, other events: seqs match, hashes do not
+        log = AuditLog(KEY, "svc-a", MemorySink(), clock=Clock())
+        return await append_some(log, 4, "x")
+
+    fork = asyncio.run(other_history())
+    assert [e.seq for e in fork] == [0, 1, 2, 3] and fork[1].prev != evs[1].prev
+    parts: list[list[AuditEvent]] = [
+        [],
+        *(evs[a : a + 1] for a in range(5)),
+        *(evs[a : a + 2] for a in range(4)),
+        [evs[1], evs[3]],
+        [evs[2], evs[2]],
+        [evs[0], evs[2]],
+        *(fork[a : a + 1] for a in range(4)),
+        *(fork[a : a + 2] for a in range(3)),
+    ]
+    tried = accepted = 0
+    for k in range(4):  # events stored: seq 0..k-1
+        for j in [None, *range(k)]:  # the stored checkpoint's seq
+            execute(store, "DELETE FROM audit_checkpoints")
+            execute(store, "DELETE FROM audit_events")
+            if k:
+                write(store, evs[:k])
+            if j is not None:
+                write(store, [], cps[j])
+            head = None if k == 0 else ChainHead(k - 1, evs[k - 1].hash, evs[k - 1].ts, None)
+            if head is not None and j is not None:
+                head = head._replace(checkpoint=cps[j])
+            assert run(store.audit_head("svc-a")) == head
+            for part in parts:
+                for cp in [None, *cps]:
+                    if not part and cp is None:
+                        continue
+                    tried += 1
+                    want: type[Exception] | ChainHead
+                    try:
+                        want = advance_head(head, part, cp)
+                    except AuditError as e:
+                        want = type(e)
+                    try:
+                        write(store, part, cp)
+                    except AuditError as e:
+                        assert type(e) is want, (k, j, [e.seq for e in part], cp and cp.seq)
+                        assert run(store.audit_head("svc-a")) == head  # nothing written
+                        continue
+                    assert run(store.audit_head("svc-a")) == want
+                    accepted += 1
+                    # back to the state
+                    execute(
+                        store,
+                        "DELETE FROM audit_checkpoints WHERE seq > $1",
+                        -1 if j is None else j,
+                    )
+                    execute(store, "DELETE FROM audit_events WHERE seq >= $1", k)
+    assert accepted and tried > 500
+
+
+def test_a_refusal_names_the_stored_head(store: AnyStore) -> None:
+    evs = events_of(chain(6, every=100))
+    write(store, evs[:2])
+    with pytest.raises(AuditConflict, match="head is seq 1; an event with seq 4"):
+        write(store, evs[4:6])
+    with pytest.raises(AuditConflict, match="head is seq 1; an event with seq 1"):
+        write(store, evs[1:3])
+
+
 def test_two_writers_with_one_chain_id_cannot_fork_it(url: str) -> None:
     async def go() -> tuple[int, int]:
         s1, s2 = await open_store(url), await open_store(url)
@@ -259,6 +338,49 @@ def test_concurrent_writers_of_one_chain_across_threads(url: str) -> None:
     for t in threads:
         t.join(60)
     assert sorted(results) == ["conflict"] * 5 + ["ok"]
+
+
+def test_concurrent_checkpoints_of_one_chain_across_threads(url: str) -> None:
+    # the same checkpoint from N connections at once: stored once, the others conflict
+    records = chain(3, every=100)
+    evs = events_of(records)
+    [cp] = [r for r in records if isinstance(r, Checkpoint)]
+    s = run(open_store(url))
+    try:
+        write(s, evs)
+    finally:
+        run(s.close())
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def worker() -> None:
+        async def go() -> None:
+            s = await open_store(url)
+            try:
+                barrier.wait(30)
+                await s.audit_write([], cp)
+                results.append("ok")
+            except AuditConflict:
+                results.append("conflict")
+            finally:
+                await s.close()
+
+        try:
+            run(go())
+        finally:
+            close_loop()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(results) == ["conflict"] * 3 + ["ok"]
+    s = run(open_store(url))
+    try:
+        assert trail(s) == records
+    finally:
+        run(s.close())
 
 
 def test_empty_write_is_a_no_op(store: AnyStore) -> None:

@@ -9,10 +9,13 @@ import asyncio
 import secrets
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
+import asyncpg
 import pytest
 
+from zkattest.audit import AuditEvent, AuditLog, MemorySink
+from zkattest.identity import EcKey
 from zkattest.store import (
     Conflict,
     StoreError,
@@ -27,6 +30,7 @@ from .conftest import (
     agent,
     needs_pg,
     pg_admin,
+    presentation_token,
     request_token,
     run,
     verification,
@@ -171,6 +175,136 @@ def test_closed_store_is_unavailable(pg_reused_url: str) -> None:
         run(s.ping())
     with pytest.raises(StoreUnavailable):
         run(s.use_once("n", "k", T0 + 1, T0))
+
+
+def test_a_released_connection_keeps_its_session(pg_reused_url: str) -> None:
+    # the pool's reset does nothing (postgres._keep_session): what a call leaves in its
+    # connection's session is there for the next call.  The store leaves nothing; this
+    # shows that nothing would clean up after it if it did.
+    s = run(PostgresStore.open(with_params(pg_reused_url, pool_min_size=1, pool_max_size=1)))
+
+    async def go() -> str | None:
+        async with s._conn() as conn:
+            await conn.execute("SELECT set_config('zkattest.probe', 'left', false)")
+        async with s._conn() as conn:
+            value: str | None = await conn.fetchval(
+                "SELECT current_setting('zkattest.probe', true)"
+            )
+        return value
+
+    try:
+        assert run(go()) == "left"
+    finally:
+        run(s.close())
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_a_connection_released_mid_transaction_is_rolled_back(
+    pg_reused_url: str, failed: bool
+) -> None:
+    # what the store relies on with its no-op reset: asyncpg rolls back a transaction
+    # left open (or failed) on a released connection, with its locks and writes
+    s = run(PostgresStore.open(with_params(pg_reused_url, pool_min_size=1, pool_max_size=1)))
+    warnings: list[str] = []
+
+    async def go() -> tuple[bool, int, int]:
+        asyncio.get_running_loop().set_exception_handler(
+            lambda _loop, ctx: warnings.append(str(ctx.get("message")))
+        )
+        with pytest.raises(RuntimeError):
+            async with s._conn() as conn:
+                await conn.execute("BEGIN")
+                await conn.execute("SELECT pg_advisory_xact_lock(42)")
+                await conn.execute(
+                    "INSERT INTO one_use (namespace, key, created_at, expires_at)"
+                    " VALUES ('n', 'k', 1, 2)"
+                )
+                if failed:
+                    with pytest.raises(asyncpg.DivisionByZeroError):
+                        await conn.execute("SELECT 1 / 0")
+                raise RuntimeError("dropped mid-transaction")
+        async with s._conn() as conn:
+            in_transaction = conn.is_in_transaction()
+            rows = await conn.fetchval("SELECT count(*) FROM one_use")
+            locks = await conn.fetchval(
+                "SELECT count(*) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+            )
+        return in_transaction, int(rows), int(locks)
+
+    try:
+        assert run(go()) == (False, 0, 0)
+        assert any("active transaction" in w for w in warnings)
+    finally:
+        run(s.close())
+
+
+def test_each_store_call_is_one_statement(pg_reused_url: str) -> None:
+    # round trips are the cost of a call: each is one statement, and giving the
+    # connection back to the pool sends none (no reset query)
+    s = run(PostgresStore.open(with_params(pg_reused_url, pool_min_size=1, pool_max_size=1)))
+    queries: list[str] = []
+    events = events_of_a_chain("svc-a")
+    warm_up = events_of_a_chain("svc-w")
+
+    async def statements(call: Awaitable[object]) -> int:
+        await asyncio.sleep(0)
+        queries.clear()
+        await call
+        await asyncio.sleep(0)  # the query loggers are called soon, not at once
+        return len(queries)
+
+    async def go() -> dict[str, int]:
+        assert s._pool is not None
+        async with s._pool.acquire() as conn:  # the pool's only connection
+            conn.add_query_logger(lambda record: queries.append(record.query))
+        # asyncpg looks up the array types once per connection, on first use
+        await s.audit_write(warm_up, None)
+        v = verification()
+        return {
+            "create_verification": await statements(s.create_verification(v)),
+            "get_verification": await statements(s.get_verification("v1")),
+            "claim_request": await statements(
+                s.claim_request(request_token("v1"), presentation_token("v1"), T0)
+            ),
+            "begin_presentation": await statements(
+                s.begin_presentation("v1", presentation_token("v1"), "proof", T0, T0 + 60)
+            ),
+            "finish_verification": await statements(
+                s.finish_verification(
+                    "v1",
+                    status="completed",
+                    result=True,
+                    reason=None,
+                    attestation=None,
+                    agent_id=None,
+                    now=T0,
+                )
+            ),
+            "use_once": await statements(s.use_once("dpop", "jti", T0 + 60, T0)),
+            "audit_write": await statements(s.audit_write(events[:1], None)),
+            "audit_write batch": await statements(s.audit_write(events[1:3], None)),
+            "audit_head": await statements(s.audit_head("svc-a")),
+            "sweep": await statements(s.sweep(T0)),
+            "counts": await statements(s.counts()),
+        }
+
+    try:
+        got = run(go())
+        assert got == dict.fromkeys(got, 1)
+        assert run(s.audit_head("svc-a")) is not None
+    finally:
+        run(s.close())
+
+
+def events_of_a_chain(chain_id: str) -> list[AuditEvent]:
+    async def go() -> list[AuditEvent]:
+        log = AuditLog(EcKey.generate(), chain_id, MemorySink())
+        return [
+            await log.append("verification.created", actor="shop", outcome="ok") for _ in range(3)
+        ]
+
+    return asyncio.run(go())
 
 
 # -- outages ---------------------------------------------------------------------------------

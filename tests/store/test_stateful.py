@@ -381,10 +381,14 @@ class StoreMachine(RuleBasedStateMachine):
             ):
                 self.verifications[vid] = replace(m, status="expired")
                 v += 1
+        r = 0
         for aid, ma in self.agents.items():
             if ma.state in ("provisioned", "running") and ma.expires_at <= self.now:
                 self.agents[aid] = replace(ma, state="expired")
                 a += 1
+            elif ma.state == "attested" and ma.expires_at <= self.now:
+                self.agents[aid] = replace(ma, state="retired", retired_at=self.now)
+                r += 1
         purged = [k for k, exp in self.one_use.items() if exp <= self.now]
         event(f"sweep expired {v} verifications, {a} agents")
         for k in purged:
@@ -392,6 +396,7 @@ class StoreMachine(RuleBasedStateMachine):
         assert got == {
             "verifications_expired": v,
             "agents_expired": a,
+            "agents_retired": r,
             "one_use_purged": len(purged),
         }
 

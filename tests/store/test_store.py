@@ -493,16 +493,19 @@ def test_sweep(store: AnyStore) -> None:
     assert run(store.sweep(T0 + 9)) == {
         "verifications_expired": 0,
         "agents_expired": 0,
+        "agents_retired": 0,
         "one_use_purged": 0,
     }
     assert run(store.sweep(T0 + 10)) == {
         "verifications_expired": 3,  # pending, fetched, presented
         "agents_expired": 2,  # provisioned, running
+        "agents_retired": 1,  # attested (its key is gone): never left attested
         "one_use_purged": 1,
     }
     assert run(store.sweep(T0 + 11)) == {
         "verifications_expired": 0,
         "agents_expired": 0,
+        "agents_retired": 0,
         "one_use_purged": 0,
     }
 
@@ -524,7 +527,7 @@ def test_sweep(store: AnyStore) -> None:
     assert [state(s) for s in AGENT_STATES] == [
         "expired",
         "expired",
-        "attested",
+        "retired",
         "retired",
         "expired",
         "failed",

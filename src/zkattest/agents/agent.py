@@ -180,6 +180,7 @@ class MicroAgent:
         self.svid = svid
         self.verification = verification
         self._key: EcKey | None = key
+        self._retired = False
         #: the agent's latest audit event (the next one links to it)
         self.last_event: Link | None = None
         #: its final audit event (retired, failed, expired) is recorded or being recorded
@@ -267,7 +268,20 @@ class MicroAgent:
         return token
 
     async def retire(self) -> None:
-        await self._cas("attested", "retired", fresh=False, retired_at=self._rt.clock())
+        """attested -> retired.  The sweeper retires attested agents past their expiry
+        (a crash between the steps must not leave one attested for good); finding it
+        already retired is fine."""
+        if self._retired:
+            raise AgentError("agent_used", f"agent {self.id} is retired, not attested")
+        now = self._rt.clock()
+        if not await self._rt.store.transition_agent(
+            self.id, "attested", "retired", now, require_unexpired=False, retired_at=now
+        ):
+            rec = await self._rt.store.get_agent(self.id)
+            if rec is None or rec.state != "retired":
+                state = rec.state if rec is not None else "unknown"
+                raise AgentError("agent_used", f"agent {self.id} is {state}, not attested")
+        self._retired = True
         await self.audit_event("agent.retired", actor=SERVICE, final=True)
 
     async def fail(self, reason: str) -> None:

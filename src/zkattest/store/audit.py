@@ -7,11 +7,17 @@ byte for byte what :class:`~zkattest.audit.JsonlSink` would have written) and
 ``audit_checkpoints`` (key ``(chain_id, seq)`` of the event it covers; ``jws`` the signed
 checkpoint).
 
-*Writes* are the sink contract: one transaction appends a batch of one chain's events
-and an optional checkpoint after checking, under a lock on the chain (SQLite: the write
-lock; PostgreSQL: an advisory lock on the chain id), that the batch continues the
-stored head (:func:`~zkattest.audit.advance_head`).  The primary key backs this up: two
-writers that share a chain id get :class:`~zkattest.audit.AuditConflict`, never a fork.
+*Writes* are the sink contract (:func:`~zkattest.audit.advance_head`): one transaction
+appends a batch of one chain's events and an optional checkpoint if the batch continues
+the stored head, else stores nothing.  The checks split in two: what a write says about
+itself (its events consecutive and of one chain, its checkpoint not beyond them) is
+checked before any I/O (:func:`precheck`), what depends on the stored chain in the
+database (:func:`fits`: the stored head is the event the batch's first one follows, a
+checkpoint is beyond the stored one).  Concurrent writers of one chain are decided by
+the primary key ``(chain_id, seq)``: two batches that follow one head both insert its
+successor, and only one can; the other gets :class:`~zkattest.audit.AuditConflict`,
+never a fork.  SQLite runs the whole write under its write lock; PostgreSQL in one
+statement (:mod:`.postgres`).
 
 *Order* of a trail read from the store: by ``chain_id`` (bytewise), then ``seq``, each
 checkpoint right after the event it covers.  :meth:`audit_page` pages through it with a
@@ -30,6 +36,7 @@ import msgspec
 
 from ..audit import (
     AuditConflict,
+    AuditError,
     AuditEvent,
     AuditFormatError,
     AuditRefused,
@@ -184,6 +191,9 @@ HEAD_EVENT: Final = (
 HEAD_CHECKPOINT: Final = (
     "SELECT jws FROM audit_checkpoints WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1"
 )
+HEAD_CHECKPOINT_SEQ: Final = (
+    "SELECT seq FROM audit_checkpoints WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1"
+)
 INSERT_EVENT: Final = (
     "INSERT INTO audit_events (chain_id, seq, ts, kind, hash, event)"
     " VALUES ($1, $2, $3, $4, $5, $6)"
@@ -200,6 +210,20 @@ def sqlite_sql(sql: str) -> str:
 
 def event_rows(events: Sequence[AuditEvent]) -> list[tuple[str, int, int, str, str, str]]:
     return [(ev.chain_id, ev.seq, ev.ts, ev.kind, ev.hash, _ENCODE(ev).decode()) for ev in events]
+
+
+def event_columns(
+    events: Sequence[AuditEvent],
+) -> tuple[list[int], list[int], list[str], list[str], list[str]]:
+    """The columns ``seq, ts, kind, hash, event`` of :func:`event_rows` (chain_id aside)."""
+    rows = event_rows(events)
+    return (
+        [r[1] for r in rows],
+        [r[2] for r in rows],
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
+    )
 
 
 def checkpoint_row(cp: Checkpoint) -> tuple[str, int, int, str, str]:
@@ -219,6 +243,60 @@ def chain_head(event: Iterable[Any] | None, checkpoint: Iterable[Any] | None) ->
         except AuditFormatError as e:
             raise StoreError(f"stored audit checkpoint is malformed: {e}") from None
     return ChainHead(int(seq), str(hash_), int(ts), cp)
+
+
+def precheck(events: Sequence[AuditEvent], checkpoint: Checkpoint | None) -> tuple[int, str] | None:
+    """The part of :func:`~zkattest.audit.advance_head` that does not need the stored
+    chain, before any I/O: what it raises for a write that fits no head (events not
+    consecutive or of several chains, a checkpoint beyond the events or of another
+    chain).  Returns ``(seq, hash)`` of the event the first one follows, ``None`` when
+    the events start their chain (or there are none): the stored head :func:`fits`
+    wants."""
+    if not events:
+        return None
+    first = events[0]
+    after = None if first.seq == 0 else (first.seq - 1, first.prev)
+    # against the head the first event names: only the checks that do not depend on it
+    # remain (for seq 0 the head is "none", and prev must be the genesis hash)
+    advance_head(None if after is None else ChainHead(*after, 0, None), events, checkpoint)
+    return after
+
+
+def fits(
+    after: tuple[int, str] | None,
+    head: tuple[int, str] | None,
+    checkpoint_seq: int | None,
+    events: Sequence[AuditEvent],
+    checkpoint: Checkpoint | None,
+) -> bool:
+    """Whether a write that passed :func:`precheck` (which returned ``after``) follows a
+    chain whose stored head event is ``head`` (``(seq, hash)``, None: no event) and
+    whose latest stored checkpoint covers ``checkpoint_seq`` (None: none): together the
+    checks of :func:`~zkattest.audit.advance_head`.  The PostgreSQL statement of
+    :mod:`.postgres` makes the same test in SQL."""
+    if events and head != after:
+        return False
+    if checkpoint is not None:
+        if checkpoint_seq is not None and checkpoint.seq <= checkpoint_seq:
+            return False
+        # with events, precheck saw that the checkpoint covers one of them
+        if not events and (head is None or checkpoint.seq > head[0]):
+            return False
+    return True
+
+
+def refusal(
+    head: ChainHead | None, events: Sequence[AuditEvent], checkpoint: Checkpoint | None
+) -> AuditError:
+    """What :func:`~zkattest.audit.advance_head` raises for a write that did not
+    :func:`fits` the stored ``head`` (read in the same snapshot): the error to raise."""
+    try:
+        advance_head(head, events, checkpoint)
+    except AuditError as e:
+        return e
+    # only if a stored checkpoint's row and its JWS disagree on the seq
+    chain_id = chain_of(events, checkpoint)
+    return conflict(chain_id if chain_id is not None else "?")
 
 
 def conflict(chain_id: str) -> AuditConflict:

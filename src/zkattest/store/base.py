@@ -144,8 +144,10 @@ class Store(Protocol):
 
     async def sweep(self, now: float) -> dict[str, int]:
         """Expire overdue sessions (``awaiting_approval``, ``pending``, ``presented``) and
-        agents (``provisioned``, ``running``), purge expired one-use keys:
-        ``{"verifications_expired", "agents_expired", "one_use_purged"}``."""
+        agents (``provisioned``, ``running``), retire overdue ``attested`` agents (their
+        key is gone; a crash between their last steps must not leave them attested),
+        purge expired one-use keys: ``{"verifications_expired", "agents_expired",
+        "agents_retired", "one_use_purged"}``."""
 
     async def counts(self) -> dict[str, dict[str, int]]:
         """``{"verifications": {status: n}, "agents": {state: n}}`` (every status listed)."""

@@ -10,8 +10,11 @@ locked by a concurrent winner waits for it and re-checks the condition on the ne
 version: of N racing callers, one gets a row count of 1.
 
 Connections come from an asyncpg pool created at :meth:`PostgresStore.open`; a store
-belongs to the event loop that opened it.  Broken connections (the server restarted, a
-backend was terminated, the network dropped) fail the call in progress with
+belongs to the event loop that opened it.  The calls of a request are one statement
+each (one round trip; an audit write that carries a checkpoint takes four), and a
+connection goes back to the pool without a reset query: the store leaves no session
+state behind (``_keep_session``).  Broken connections (the server restarted, a backend
+was terminated, the network dropped) fail the call in progress with
 :class:`~zkattest.store.StoreUnavailable` and are replaced by the pool on the next
 call; nothing half-done is committed.
 
@@ -229,6 +232,101 @@ def _marks(n: int, start: int = 1) -> str:
     return ", ".join(f"${i}" for i in range(start, start + n))
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's ``reset``: nothing (one round trip saved on every release).
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL`` when a connection goes back to the pool.  This store leaves none of that
+    behind: its only advisory lock is ``pg_advisory_xact_lock`` (released at the end of
+    its transaction), it opens no cursors (``WITH HOLD`` or otherwise), never
+    ``LISTEN`` s and never ``SET`` s a session setting (``application_name`` and
+    ``search_path`` come in the startup packet and never change).  What asyncpg still
+    does on release with a custom reset (``PoolConnectionHolder.release``: it waits
+    for a query being cancelled, then runs ``Connection._reset`` before this function)
+    covers the rest: a transaction left open or failed (an error, a timeout or a
+    cancellation mid-transaction) is rolled back with its transaction-level locks,
+    listeners are dropped, and a connection that is closed or whose reset fails is
+    terminated instead of reused.  Prepared statements stay: they are asyncpg's own
+    cache, kept across releases either way.  Anything that adds session state to a
+    pooled connection must undo it before release or bring back the default reset;
+    tests/store/test_postgres.py checks that session state survives a release (so this
+    function is what runs) and that an open transaction does not."""
+
+
+#: :meth:`PostgresStore.sweep` in one statement (the tables are independent).
+_SWEEP: Final = """\
+WITH v AS (
+    UPDATE verifications SET status = 'expired'
+    WHERE status IN ('awaiting_approval', 'pending', 'presented') AND expires_at <= $1
+    RETURNING 1
+), a AS (
+    UPDATE agents SET state = 'expired'
+    WHERE state IN ('provisioned', 'running') AND expires_at <= $1
+    RETURNING 1
+), r AS (
+    UPDATE agents SET state = 'retired', retired_at = $1
+    WHERE state = 'attested' AND expires_at <= $1
+    RETURNING 1
+), o AS (
+    DELETE FROM one_use WHERE expires_at <= $1 RETURNING 1
+)
+SELECT (SELECT count(*) FROM v), (SELECT count(*) FROM a), (SELECT count(*) FROM o),
+       (SELECT count(*) FROM r)"""
+
+#: :meth:`PostgresStore.audit_head`: the head event and the latest checkpoint's JWS (no
+#: row for a chain without events).
+_HEAD: Final = f"""\
+SELECT h.seq, h.hash, h.ts, c.jws
+FROM ({au.HEAD_EVENT}) AS h
+LEFT JOIN ({au.HEAD_CHECKPOINT}) AS c ON true"""
+
+#: :meth:`PostgresStore.audit_write` in one statement, all in one snapshot (.audit):
+#: ``verdict`` is :func:`.audit.fits` for the stored head event and checkpoint, and
+#: only if it holds are the events (``unnest`` of the column arrays) and the checkpoint
+#: inserted.  Parameters: $1 chain_id; $2, $3 the (seq, hash) the first event follows
+#: (NULL: it starts the chain); $4..$8 the events' seq, ts, kind, hash, event text; $9..$12
+#: the checkpoint's seq, ts, head, jws (NULL: no checkpoint).
+#:
+#: Racing writers of one chain: each batch inserts the successor of the head it saw, and
+#: the primary key lets one of them do so (the other waits for it, then fails with a
+#: unique violation: AuditConflict); a batch that saw a head already moved fails the
+#: verdict.  A write with a checkpoint runs under the chain's advisory lock, so
+#: checkpoints are checked against every earlier one and stored in seq order; a
+#: concurrent batch without one only moves the head forward, past the checkpoint's
+#: event (whose row the foreign key holds).  The row returned says whether it held, and
+#: if not the head it saw (``jws``: the latest checkpoint), for the error.
+_APPEND: Final = """\
+WITH head AS (
+    SELECT seq, hash, ts FROM audit_events WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1
+), cp AS (
+    SELECT seq, jws FROM audit_checkpoints WHERE chain_id = $1 ORDER BY seq DESC LIMIT 1
+), verdict AS (
+    SELECT (
+        cardinality($4::bigint[]) = 0
+        OR CASE WHEN $2::bigint IS NULL THEN NOT EXISTS (SELECT FROM head)
+            ELSE EXISTS (SELECT FROM head WHERE seq = $2 AND hash = $3::text) END
+    ) AND (
+        $9::bigint IS NULL
+        OR (
+            NOT EXISTS (SELECT FROM cp WHERE seq >= $9)
+            AND (cardinality($4) > 0 OR EXISTS (SELECT FROM head WHERE seq >= $9))
+        )
+    ) AS ok
+), new_events AS (
+    INSERT INTO audit_events (chain_id, seq, ts, kind, hash, event)
+    SELECT $1, e.seq, e.ts, e.kind, e.hash, e.event
+    FROM unnest($4, $5::bigint[], $6::text[], $7::text[], $8::text[])
+        AS e (seq, ts, kind, hash, event)
+    WHERE (SELECT ok FROM verdict)
+), new_checkpoint AS (
+    INSERT INTO audit_checkpoints (chain_id, seq, ts, head, jws)
+    SELECT $1, $9, $10::bigint, $11::text, $12::text
+    WHERE $9 IS NOT NULL AND (SELECT ok FROM verdict)
+)
+SELECT v.ok, h.seq, h.hash, h.ts, CASE WHEN v.ok THEN NULL ELSE (SELECT jws FROM cp) END AS jws
+FROM verdict AS v LEFT JOIN head AS h ON true"""
+
+
 # -- the store -----------------------------------------------------------------------------
 
 
@@ -254,6 +352,7 @@ class PostgresStore:
                 timeout=settings.connect_timeout,
                 command_timeout=settings.command_timeout,
                 server_settings=settings.server_settings(),
+                reset=_keep_session,
             )
         except DRIVER_ERRORS as e:
             raise translate_postgres_error(e) from e
@@ -570,38 +669,26 @@ class PostgresStore:
 
     async def sweep(self, now: float) -> dict[str, int]:
         now = c.require_time(now, "now")
-        async with self._conn() as conn, conn.transaction():
-            v = await conn.execute(
-                "UPDATE verifications SET status = 'expired'"
-                " WHERE status IN ('awaiting_approval', 'pending', 'presented')"
-                " AND expires_at <= $1",
-                now,
-            )
-            a = await conn.execute(
-                "UPDATE agents SET state = 'expired'"
-                " WHERE state IN ('provisioned', 'running') AND expires_at <= $1",
-                now,
-            )
-            o = await conn.execute("DELETE FROM one_use WHERE expires_at <= $1", now)
+        async with self._conn() as conn:
+            row = await conn.fetchrow(_SWEEP, now)
+        assert row is not None
         return {
-            "verifications_expired": _count(v),
-            "agents_expired": _count(a),
-            "one_use_purged": _count(o),
+            "verifications_expired": int(row[0]),
+            "agents_expired": int(row[1]),
+            "agents_retired": int(row[3]),
+            "one_use_purged": int(row[2]),
         }
 
     async def counts(self) -> dict[str, dict[str, int]]:
         verifications = dict.fromkeys(VERIFICATION_STATUSES, 0)
         agents = dict.fromkeys(AGENT_STATES, 0)
-        async with (
-            self._conn() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            for status, n in await conn.fetch(
-                "SELECT status, count(*) FROM verifications GROUP BY status"
-            ):
-                verifications[status] = int(n)
-            for state, n in await conn.fetch("SELECT state, count(*) FROM agents GROUP BY state"):
-                agents[state] = int(n)
+        async with self._conn() as conn:  # one statement: one snapshot of both tables
+            rows = await conn.fetch(
+                "SELECT 0, status, count(*) FROM verifications GROUP BY status"
+                " UNION ALL SELECT 1, state, count(*) FROM agents GROUP BY state"
+            )
+        for table, status, n in rows:
+            (agents if table else verifications)[status] = int(n)
         return {"verifications": verifications, "agents": agents}
 
     # -- audit trail (:mod:`.audit`) -------------------------------------------------------
@@ -612,32 +699,42 @@ class PostgresStore:
         batch, chain_id = au.checked_write(events, checkpoint)
         if chain_id is None:
             return
-        async with self._conn() as conn, conn.transaction():
-            # writers of one chain queue here; the primary key would refuse a fork anyway
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(b"audit", chain_id))
-            head = au.chain_head(
-                await conn.fetchrow(au.HEAD_EVENT, chain_id),
-                await conn.fetchrow(au.HEAD_CHECKPOINT, chain_id),
-            )
-            au.advance_head(head, batch, checkpoint)  # AuditConflict: nothing written
+        after = au.precheck(batch, checkpoint)  # a write that fits no head: no I/O
+        params = (
+            chain_id,
+            *((None, None) if after is None else after),
+            *au.event_columns(batch),
+            *((None,) * 4 if checkpoint is None else au.checkpoint_row(checkpoint)[1:]),
+        )
+        async with self._conn() as conn:
             try:
-                if batch:
-                    await conn.executemany(au.INSERT_EVENT, au.event_rows(batch))
-                if checkpoint is not None:
-                    await conn.execute(au.INSERT_CHECKPOINT, *au.checkpoint_row(checkpoint))
+                if checkpoint is None:
+                    # one statement: the primary key decides between racing writers
+                    row = await conn.fetchrow(_APPEND, *params)
+                else:
+                    # checkpoints (one per many events) also queue on the chain's lock,
+                    # so they are stored in the order of their seq (_APPEND)
+                    async with conn.transaction():
+                        key = _lock_key(b"audit", chain_id)
+                        await conn.execute("SELECT pg_advisory_xact_lock($1)", key)
+                        row = await conn.fetchrow(_APPEND, *params)
             except asyncpg.UniqueViolationError:
                 raise au.conflict(chain_id) from None
+        assert row is not None
+        if not row["ok"]:  # nothing was written; say why as advance_head would
+            head = au.chain_head(
+                None if row["seq"] is None else (row["seq"], row["hash"], row["ts"]),
+                None if row["jws"] is None else (row["jws"],),
+            )
+            raise au.refusal(head, batch, checkpoint)
 
     async def audit_head(self, chain_id: str) -> ChainHead | None:
         chain_id = au.require_chain_id(chain_id)
-        async with (
-            self._conn() as conn,
-            conn.transaction(isolation="repeatable_read", readonly=True),
-        ):
-            return au.chain_head(
-                await conn.fetchrow(au.HEAD_EVENT, chain_id),
-                await conn.fetchrow(au.HEAD_CHECKPOINT, chain_id),
-            )
+        async with self._conn() as conn:  # one statement: one snapshot of both tables
+            row = await conn.fetchrow(_HEAD, chain_id)
+        if row is None:
+            return None
+        return au.chain_head(row[:3], None if row[3] is None else row[3:])
 
     async def audit_page(
         self, after: str | tuple[str, int] | None = None, limit: int = 1000

@@ -36,6 +36,11 @@ from .records import AGENT_STATES, MODES, VERIFICATION_STATUSES, AgentRecord, Ve
 __all__ = ["BUSY_TIMEOUT_MS", "SQLiteStore", "schema_state", "translate_sqlite_error"]
 
 BUSY_TIMEOUT_MS: Final = 5000
+_HEAD_EVENT: Final = au.sqlite_sql(au.HEAD_EVENT)
+_HEAD_CHECKPOINT: Final = au.sqlite_sql(au.HEAD_CHECKPOINT)
+_HEAD_CHECKPOINT_SEQ: Final = au.sqlite_sql(au.HEAD_CHECKPOINT_SEQ)
+_INSERT_EVENT: Final = au.sqlite_sql(au.INSERT_EVENT)
+_INSERT_CHECKPOINT: Final = au.sqlite_sql(au.INSERT_CHECKPOINT)
 MEMORY: Final = ":memory:"
 
 #: Primary result codes (``sqlite_errorcode & 0xff``) that mean "the database cannot be
@@ -527,8 +532,20 @@ class SQLiteStore:
                 " WHERE state IN ('provisioned', 'running') AND expires_at <= ?",
                 (now,),
             ).rowcount
+            # an attested agent has signed and destroyed its key: past its expiry (a
+            # crash between its last steps) it is retired, never left attested
+            r = db.execute(
+                "UPDATE agents SET state = 'retired', retired_at = ?"
+                " WHERE state = 'attested' AND expires_at <= ?",
+                (now, now),
+            ).rowcount
             o = db.execute("DELETE FROM one_use WHERE expires_at <= ?", (now,)).rowcount
-        return {"verifications_expired": v, "agents_expired": a, "one_use_purged": o}
+        return {
+            "verifications_expired": v,
+            "agents_expired": a,
+            "agents_retired": r,
+            "one_use_purged": o,
+        }
 
     async def counts(self) -> dict[str, dict[str, int]]:
         verifications = dict.fromkeys(VERIFICATION_STATUSES, 0)
@@ -550,16 +567,22 @@ class SQLiteStore:
         batch, chain_id = au.checked_write(events, checkpoint)
         if chain_id is None:
             return
+        after = au.precheck(batch, checkpoint)
         with self._db() as db, _transaction(db):
-            head = au.chain_head(
-                db.execute(au.sqlite_sql(au.HEAD_EVENT), (chain_id,)).fetchone(),
-                db.execute(au.sqlite_sql(au.HEAD_CHECKPOINT), (chain_id,)).fetchone(),
-            )
-            au.advance_head(head, batch, checkpoint)  # AuditConflict: nothing written
+            # under the write lock: the head cannot move before the inserts
+            row = db.execute(_HEAD_EVENT, (chain_id,)).fetchone()
+            head = None if row is None else (int(row[0]), str(row[1]))
+            cp_seq: int | None = None
+            if checkpoint is not None:
+                cp_row = db.execute(_HEAD_CHECKPOINT_SEQ, (chain_id,)).fetchone()
+                cp_seq = None if cp_row is None else int(cp_row[0])
+            if not au.fits(after, head, cp_seq, batch, checkpoint):
+                stored = au.chain_head(row, db.execute(_HEAD_CHECKPOINT, (chain_id,)).fetchone())
+                raise au.refusal(stored, batch, checkpoint)  # nothing written
             try:
-                db.executemany(au.sqlite_sql(au.INSERT_EVENT), au.event_rows(batch))
+                db.executemany(_INSERT_EVENT, au.event_rows(batch))
                 if checkpoint is not None:
-                    db.execute(au.sqlite_sql(au.INSERT_CHECKPOINT), au.checkpoint_row(checkpoint))
+                    db.execute(_INSERT_CHECKPOINT, au.checkpoint_row(checkpoint))
             except sqlite3.IntegrityError:
                 raise au.conflict(chain_id) from None
 
@@ -567,8 +590,8 @@ class SQLiteStore:
         chain_id = au.require_chain_id(chain_id)
         with self._db() as db, _transaction(db, write=False):
             return au.chain_head(
-                db.execute(au.sqlite_sql(au.HEAD_EVENT), (chain_id,)).fetchone(),
-                db.execute(au.sqlite_sql(au.HEAD_CHECKPOINT), (chain_id,)).fetchone(),
+                db.execute(_HEAD_EVENT, (chain_id,)).fetchone(),
+                db.execute(_HEAD_CHECKPOINT, (chain_id,)).fetchone(),
             )
 
     async def audit_page(
