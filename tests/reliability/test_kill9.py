@@ -41,11 +41,14 @@ import pytest
 from litestar.testing import TestClient
 
 from zkattest.agents import verify_attestation
+from zkattest.audit import AuditEvent, TrailReport, verify_trail
 from zkattest.credentials import KeyStore
 from zkattest.groth16 import VerifyingKey
 from zkattest.identity import TrustBundle, decode_unverified
+from zkattest.identity.trust import load_or_create_key
 from zkattest.service import Config, bootstrap, create_app
 from zkattest.store import Store, StoreUnavailable, open_store
+from zkattest.store.audit import iter_audit
 
 from .conftest import (
     RP,
@@ -191,6 +194,21 @@ async def _wait_swept(db: Database) -> dict[str, dict[str, int]]:
         await store.close()
 
 
+async def _audit_after(db: Database, data: Path) -> tuple[TrailReport, set[str]]:
+    key = load_or_create_key(data / "audit.key.pem").public()
+    store: Store = await open_store(db.url)
+    try:
+        records = [r async for r in iter_audit(store)]  # type: ignore[arg-type]
+    finally:
+        await store.close()
+    completed = {
+        str(r.refs.verification_id)
+        for r in records
+        if isinstance(r, AuditEvent) and r.kind == "verification.completed"
+    }
+    return verify_trail(records, key), completed
+
+
 async def _check_after_restart(
     srv: Server,
     db: Database,
@@ -314,6 +332,13 @@ def test_kill9_then_restart(
         # released: the verification expired)
         assert v["completed"] <= a["retired"] + left <= v["completed"] + len(in_flight), counts
         assert srv2.failures() == []
+    # the audit trail after the kill and the restart (the second server signed its head on
+    # shutdown): every chain verifies, and every verification a client was told had
+    # completed has its verification.completed event -- nothing acknowledged was lost
+    report, completed_events = asyncio.run(_audit_after(database, data))
+    assert report.ok, report.first_error
+    told = {f.vid for f in known if f.presented is not None}
+    assert told <= completed_events, told - completed_events
     print(
         json.dumps(
             {
