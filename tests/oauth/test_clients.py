@@ -229,7 +229,12 @@ def test_not_an_object() -> None:
         ('{"clients": [], "clients": []}', "duplicate"),
         ('{"clients": [1]}', "client #1"),
         ('{"clients": [{"name": "x"}]}', "client #1: client_id"),
-        ("[" * 100_000 + "]" * 100_000, "JSON"),
+        ("[" * 100_000 + "]" * 100_000, "nested deeper"),
+        ("[" * 65 + "]" * 65, "nested deeper"),
+        (
+            '{"clients": [], "x": "' + "[" * 70 + '"}',  # brackets in a string
+            "unknown top-level",
+        ),
     ],
 )
 def test_bad_files(tmp_path: Path, content: str, why: str) -> None:

@@ -253,6 +253,24 @@ def client_to_json(client: Client) -> dict[str, Any]:
     }
 
 
+_MAX_NESTING = 64
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"' + r"|'[^'\n]*'")
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting outside string literals (an upper bound is all we
+    need: a registry nests 5 levels)."""
+    depth = deepest = 0
+    for m in _BRACKETS.finditer(_STRING.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def _parse(data: bytes, *, toml: bool, source: str) -> dict[str, Client]:
     def fail(msg: str) -> NoReturn:
         raise ClientRegistryError(f"{source}: {msg}")
@@ -263,12 +281,18 @@ def _parse(data: bytes, *, toml: bool, source: str) -> dict[str, Client]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         fail("not UTF-8 text")
+    if _nesting(text) > _MAX_NESTING:
+        # refuse before any recursive decoder sees it: the C JSON scanner can overflow
+        # the C stack when the interpreter's recursion limit has been raised
+        fail(f"not valid JSON or TOML: nested deeper than {_MAX_NESTING} levels")
     top: object
     if toml:
         try:
             top = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             fail(f"not valid TOML ({e})")
+        except RecursionError:
+            fail("not valid TOML")
     else:
         try:
             top = json.loads(text, object_pairs_hook=_unique)
