@@ -274,9 +274,11 @@ class MicroAgent:
         if self._retired:
             raise AgentError("agent_used", f"agent {self.id} is retired, not attested")
         now = self._rt.clock()
-        if not await self._rt.store.transition_agent(
+        if await self._rt.store.transition_agent(
             self.id, "attested", "retired", now, require_unexpired=False, retired_at=now
         ):
+            self._rt.hooks.agent_transition("attested", "retired")
+        else:
             rec = await self._rt.store.get_agent(self.id)
             if rec is None or rec.state != "retired":
                 state = rec.state if rec is not None else "unknown"
