@@ -24,6 +24,7 @@ from .records import (
     AGENT_STATES,
     AGENT_TRANSITIONS,
     INITIAL_STATUSES,
+    MODES,
     AgentRecord,
     VerificationRecord,
 )
@@ -37,6 +38,9 @@ __all__ = [
     "V_COLUMNS",
     "agent_fields",
     "agent_update",
+    "check_begin",
+    "check_decision",
+    "check_finish",
     "checked",
     "decode_row",
     "encode_row",
@@ -142,6 +146,54 @@ def require_limit(value: object) -> int:
     if not 1 <= value <= MAX_APPROVAL_LIMIT:
         raise InvalidParameter(f"limit must be 1..{MAX_APPROVAL_LIMIT}")
     return value
+
+
+# -- the arguments of the one-use steps (one check for both backends) ------------------------
+
+
+def check_begin(
+    id: object, token_hash: object, mode: object, now: object, deadline: object
+) -> tuple[float, float]:
+    """``begin_presentation``'s arguments; returns ``(now, agent_deadline)``."""
+    require_text(id, "id")
+    require_hash(token_hash, "presentation_token_hash")
+    if mode not in MODES:
+        raise InvalidParameter(f"mode must be one of {', '.join(MODES)}")
+    return require_time(now, "now"), require_time(deadline, "agent_deadline")
+
+
+def check_finish(
+    id: object,
+    status: object,
+    result: object,
+    reason: object,
+    attestation: object,
+    agent_id: object,
+    now: object,
+) -> float:
+    """``finish_verification``'s arguments; returns ``now``."""
+    require_text(id, "id")
+    if status not in ("completed", "failed"):
+        raise InvalidParameter("a verification finishes as completed or failed")
+    if result is not None and not isinstance(result, bool):
+        raise InvalidParameter("result must be a bool or None")
+    require_optional_text(reason, "reason")
+    require_optional_text(attestation, "attestation")
+    require_optional_text(agent_id, "agent_id")
+    return require_time(now, "now")
+
+
+def check_decision(
+    id: object, approve: object, approver: object, now: object, expires_at: object
+) -> tuple[float, float]:
+    """``decide_approval``'s arguments; returns ``(now, expires_at)``."""
+    require_text(id, "id")
+    require_bool(approve, "approve")
+    require_text(approver, "approver", empty=False)
+    t, deadline = require_time(now, "now"), require_time(expires_at, "expires_at")
+    if approve and deadline <= t:
+        raise InvalidParameter("an approved verification needs a deadline after now")
+    return t, deadline
 
 
 def text_list(values: object, what: str) -> list[str]:

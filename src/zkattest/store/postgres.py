@@ -52,13 +52,12 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from ..audit import AuditEvent, ChainHead, Checkpoint
-from ..errors import InvalidParameter
 from . import _common as c
 from . import audit as au
 from .base import AgentField
 from .errors import Conflict, StoreError, StoreUnavailable
 from .migrations import VERSION_TABLE, SchemaState
-from .records import AGENT_STATES, MODES, VERIFICATION_STATUSES, AgentRecord, VerificationRecord
+from .records import AGENT_STATES, VERIFICATION_STATUSES, AgentRecord, VerificationRecord
 
 __all__ = [
     "DRIVER_ERRORS",
@@ -474,12 +473,7 @@ class PostgresStore:
         now: float,
         agent_deadline: float,
     ) -> bool:
-        c.require_text(id, "id")
-        c.require_hash(presentation_token_hash, "presentation_token_hash")
-        if mode not in MODES:
-            raise InvalidParameter(f"mode must be one of {', '.join(MODES)}")
-        now = c.require_time(now, "now")
-        agent_deadline = c.require_time(agent_deadline, "agent_deadline")
+        now, agent_deadline = c.check_begin(id, presentation_token_hash, mode, now, agent_deadline)
         async with self._conn() as conn:
             status = await conn.execute(
                 "UPDATE verifications"
@@ -505,15 +499,7 @@ class PostgresStore:
         agent_id: str | None,
         now: float,
     ) -> bool:
-        c.require_text(id, "id")
-        if status not in ("completed", "failed"):
-            raise InvalidParameter("a verification finishes as completed or failed")
-        if result is not None and not isinstance(result, bool):
-            raise InvalidParameter("result must be a bool or None")
-        c.require_optional_text(reason, "reason")
-        c.require_optional_text(attestation, "attestation")
-        c.require_optional_text(agent_id, "agent_id")
-        now = c.require_time(now, "now")
+        now = c.check_finish(id, status, result, reason, attestation, agent_id, now)
         async with self._conn() as conn:
             done = await conn.execute(
                 "UPDATE verifications"
@@ -535,13 +521,7 @@ class PostgresStore:
     async def decide_approval(
         self, id: str, *, approve: bool, approver: str, now: float, expires_at: float
     ) -> bool:
-        c.require_text(id, "id")
-        c.require_bool(approve, "approve")
-        c.require_text(approver, "approver", empty=False)
-        now = c.require_time(now, "now")
-        expires_at = c.require_time(expires_at, "expires_at")
-        if approve and expires_at <= now:
-            raise InvalidParameter("an approved verification needs a deadline after now")
+        now, expires_at = c.check_decision(id, approve, approver, now, expires_at)
         async with self._conn() as conn:
             if approve:
                 status = await conn.execute(
